@@ -1,5 +1,6 @@
 """Shared fixtures: the images and weights named in params/ci.yaml, and a papermill runner."""
 
+import json
 import os
 import re
 import subprocess
@@ -46,6 +47,21 @@ def cell_output(notebook_path, pattern):
     match = re.search(pattern, stdout_text(notebook_path))
     assert match, f"no output matching {pattern!r} in {notebook_path}"
     return match
+
+
+def read_output(output):
+    """(manifest, features DataFrame) of a committed output folder: trusted only with its manifest."""
+    import pandas as pd
+
+    manifest_file = Path(output) / "manifest.json"
+    assert manifest_file.is_file(), f"{output} has no manifest.json: the run did not complete"
+    return json.loads(manifest_file.read_text()), pd.read_parquet(Path(output) / "features")
+
+
+def output_snapshot(output):
+    """{relative path: (size, mtime)} of every file in an output folder."""
+    return {str(p.relative_to(output)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in Path(output).rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="session")
