@@ -28,7 +28,7 @@ def notebook_env():
 def run_papermill(output_notebook, *parameters, env=None, kernel="python3"):
     """Execute the notebook with params/ci.yaml plus `-p name value` pairs; return the process."""
     command = [sys.executable, "-m", "papermill", str(NOTEBOOK), str(output_notebook),
-               "-k", kernel, "-f", str(CI_PARAMS_FILE)]
+               "-k", kernel, "-f", str(CI_PARAMS_FILE), "--log-output"]
     for name, value in zip(parameters[::2], parameters[1::2]):
         command += ["-p", name, str(value)]
     return subprocess.run(command, cwd=REPO, env=env or notebook_env(), capture_output=True, text=True,
