@@ -81,7 +81,8 @@ class Session:
         self._process = subprocess.Popen([sys.executable, str(REPL), json.dumps(settings)], cwd=cwd, env=env,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True, encoding="utf-8")
-        threading.Thread(target=self._keep_log, daemon=True).start()
+        self._log_reader = threading.Thread(target=self._keep_log, daemon=True)
+        self._log_reader.start()
         threading.Thread(target=self._run_statements, daemon=True).start()
 
     def to_json(self):
@@ -137,7 +138,7 @@ class Session:
     def _run_statements(self):
         ready = self._process.stdout.readline()
         if not ready:  # Spark did not start: the reason is in the log
-            self._process.wait()
+            self._log_reader.join()  # all of it, before clients see the state
             self._set_state("dead")
             return
         started = json.loads(ready)
