@@ -98,6 +98,8 @@ class Session:
             statement = Statement(len(self.statements), code)
             self.statements.append(statement)
             self._pending.append(statement)
+            if self.state == "idle":  # busy from now on, so a client never sees idle with work queued
+                self.state = "busy"
             self._changed.notify_all()
             return statement
 
@@ -144,7 +146,8 @@ class Session:
         started = json.loads(ready)
         with self._changed:
             self.app_id, self.spark_ui_url = started["appId"], started["sparkUiUrl"]
-        self._set_state("idle")
+            if self.state == "starting":
+                self.state = "busy" if self._pending else "idle"
         while statement := self._next_statement():
             statement.state, statement.started = "running", now_ms()
             reply = self._exchange(statement.code)
@@ -152,14 +155,15 @@ class Session:
             if process_gone:  # Livy's shape for an error of its own
                 reply = {"status": "error", "ename": "InternalError", "traceback": [],
                          "evalue": "the session's Python process exited; see the session log"}
-            statement.output = {**reply, "execution_count": statement.id}
-            statement.state, statement.completed = "available", now_ms()
+            with self._changed:  # the statement's and the session's state change together
+                statement.output = {**reply, "execution_count": statement.id}
+                statement.state, statement.completed = "available", now_ms()
+                if process_gone and self.state != "shutting_down":
+                    self.state = "dead"
+                elif self.state == "busy" and not self._pending:
+                    self.state = "idle"
             if process_gone:
-                self._set_state("dead")
                 return
-            with self._changed:
-                if self.state == "busy":
-                    self.state = "busy" if self._pending else "idle"
 
     def _exchange(self, code):
         """Send one code block to the REPL; return its reply, or None if the process is gone."""
