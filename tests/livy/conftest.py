@@ -44,7 +44,8 @@ def sparkmagic_config(livy_url):
 def pyspark_kernel_env(livy_server, tmp_path_factory):
     """Environment for papermill and nbval to run a notebook in sparkmagic's PySpark kernel
     against the test server. Installs the kernelspec into this virtual environment: jupyter_client
-    then starts the kernel with this interpreter (it replaces kernel.json's "python" by it)."""
+    then starts the kernel with this interpreter (it replaces kernel.json's "python" by it:
+    format_kernel_cmd in https://github.com/jupyter/jupyter_client/blob/main/jupyter_client/manager.py)."""
     kernel_folder = Path(sparkmagic.__file__).parent / "kernels" / PYSPARK_KERNEL
     KernelSpecManager().install_kernel_spec(str(kernel_folder), PYSPARK_KERNEL, prefix=sys.prefix)
     config_folder = tmp_path_factory.mktemp("sparkmagic")  # also receives sparkmagic's own logs

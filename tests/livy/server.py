@@ -4,7 +4,8 @@ Written for the tests, on loopback only: sparkmagic's PySpark kernel sends every
 here as it would to Livy on EMR. Each interactive session is its own Python process
 (tests/livy/repl.py) with a local SparkSession; its statements run one at a time, in order.
 
-Endpoints (https://livy.apache.org/docs/latest/rest-api.html):
+Endpoints (https://livy.apache.org/docs/latest/rest-api.html; the status codes sparkmagic accepts are in
+https://github.com/jupyter-incubator/sparkmagic/blob/master/sparkmagic/sparkmagic/livyclientlib/livyreliablehttpclient.py):
   GET    /sessions                              {"from", "total", "sessions": [session]}
   POST   /sessions                   {"kind": "pyspark", "conf": {...}}  -> 201 session, "starting"
   GET    /sessions/{id}                         session: id, kind, state, appId, appInfo, log

@@ -15,6 +15,10 @@ from conftest import CI_CLASSES, CI_PARAMS, CI_PARAMS_FILE, CI_PER_CLASS, NOTEBO
 from livy.conftest import PYSPARK_KERNEL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# sparkmagic displays an ipywidgets FloatProgress for every statement (Command._get_statement_output in
+# https://github.com/jupyter-incubator/sparkmagic/blob/master/sparkmagic/sparkmagic/livyclientlib/command.py);
+# nbval skips the widget's model id but compares its text/plain form (skip_compare in
+# https://github.com/computationalmodelling/nbval/blob/master/nbval/plugin.py).
 PROGRESS_BAR = "<sparkmagic progress bar>"
 # nbval's sanitizer format: https://nbval.readthedocs.io/en/latest/#Regular-Expressions
 NBVAL_SANITIZE = f"[sparkmagic progress bar]\nregex: ^FloatProgress\\(.*\nreplace: {PROGRESS_BAR}\n"
