@@ -124,11 +124,6 @@ class Session:
         for line in self._process.stderr:
             self.log.append(line.rstrip("\n"))
 
-    def _set_state(self, state):
-        with self._changed:
-            if self.state != "shutting_down":
-                self.state = state
-
     def _next_statement(self):
         """The next queued statement, or None once the session is shutting down."""
         with self._changed:
@@ -142,7 +137,9 @@ class Session:
         ready = self._process.stdout.readline()
         if not ready:  # Spark did not start: the reason is in the log
             self._log_reader.join()  # all of it, before clients see the state
-            self._set_state("dead")
+            with self._changed:
+                if self.state == "starting":
+                    self.state = "dead"
             return
         started = json.loads(ready)
         with self._changed:
@@ -171,7 +168,7 @@ class Session:
         try:
             self._process.stdin.write(json.dumps({"code": code}) + "\n")
             self._process.stdin.flush()
-        except OSError:
+        except (OSError, ValueError):  # the process exited, or stop() closed its input
             return None
         reply = self._process.stdout.readline()
         return json.loads(reply) if reply else None
