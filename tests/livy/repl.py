@@ -115,7 +115,7 @@ def execute(code, namespace):
                 else:
                     data = {}
                     run_python(chunk, namespace)
-    except Exception as error:  # the user's error, reported to the client as Livy does
+    except BaseException as error:  # even SystemExit: Livy reports every error and keeps the session
         return error_reply(error)
     text = (data.pop("text/plain", "") + stdout.getvalue() + stderr.getvalue()).rstrip()
     if text or not data:
