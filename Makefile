@@ -38,8 +38,10 @@ $(BIN)/.runtime: requirements.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fruits)"
 	touch $@
 
-$(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
+# sparkmagic without its Kerberos build chain: see requirements-sparkmagic.txt.
+$(BIN)/.dev: requirements-dev.txt requirements-sparkmagic.txt $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-sparkmagic.txt
 	touch $@
 
 java:
