@@ -144,3 +144,12 @@ def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_ke
     assert png.startswith(PNG_SIGNATURE)
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
     assert (width, height) == (200, 150)
+
+
+def test_report_plots_come_back_as_png_through_matplot(pyspark_kernel_run):
+    notebook = nbformat.read(pyspark_kernel_run.output / "executed.ipynb", as_version=4)
+    shown = [cell for cell in notebook.cells if cell.source.strip() == "%matplot plt"]
+    assert len(shown) == 2, "the report shows two plots"
+    for cell in shown:
+        images = [output.data["image/png"] for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG_SIGNATURE)
