@@ -38,8 +38,10 @@ $(BIN)/.runtime: requirements.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fruits)"
 	touch $@
 
-$(BIN)/.dev: requirements-dev.txt $(BIN)/.runtime
+# requirements-s3a-test.txt is test-only and installed without dependencies (see the file).
+$(BIN)/.dev: requirements-dev.txt requirements-s3a-test.txt $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-s3a-test.txt
 	touch $@
 
 java:
