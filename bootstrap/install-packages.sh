@@ -19,7 +19,7 @@ set -euo pipefail
 
 PYTHON="${PYTHON:-/usr/bin/python3.11}"
 WEIGHTS_DIR="${WEIGHTS_DIR:-/opt/fruits-featurize/models}"  # same local path on every node
-INSTANCE_INFO=/mnt/var/lib/info/instance.json  # written by EMR on each node; says which is primary
+INSTANCE_INFO="${EMR_INSTANCE_INFO:-/mnt/var/lib/info/instance.json}"  # written by EMR on each node: isMaster
 
 log() { echo "[install-packages $(date -u +%H:%M:%S)] $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
@@ -119,7 +119,9 @@ PY
 primary="no"
 if is_primary_node; then
   primary="yes"
-  privileged "$PYTHON" -m ipykernel install --name python3 --display-name "Python 3.11 (fruits-featurize)" \
+  # --sys-prefix: /usr/share/jupyter for EMR's /usr/bin/python3.11, on the Jupyter path of that Python.
+  privileged "$PYTHON" -m ipykernel install --sys-prefix --name python3 \
+    --display-name "Python 3.11 (fruits-featurize)" \
     || fail "could not register the python3 Jupyter kernel"
   log "registered $PYTHON as the python3 Jupyter kernel"
 fi
