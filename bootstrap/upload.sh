@@ -33,6 +33,7 @@ fi
 
 command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
 
+cd "$REPO"  # before the list: params/*.yaml expands here
 files=(
   notebooks/featurize.ipynb
   params/*.yaml
@@ -41,7 +42,6 @@ files=(
   bootstrap/run-notebook.sh
   bootstrap/configurations.json
 )
-cd "$REPO"
 for file in "${files[@]}"; do
   [ -f "$file" ] || fail "$REPO/$file is missing"
   aws s3 cp --only-show-errors ${region_args[@]+"${region_args[@]}"} "$file" "$project/$file" \

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -24,9 +25,11 @@ EMR_CLASSIFICATIONS = {"spark", "spark-defaults", "spark-env", "export", "livy-c
 
 
 def run_script(name, *args, stub=None, env=None):
-    """Run bootstrap/<name> with the stub `aws` first on PATH; return the finished process."""
+    """Run bootstrap/<name> from outside the project (users run it from anywhere) with the stub `aws`
+    first on PATH; return the finished process."""
     path = f"{stub}{os.pathsep}{os.environ['PATH']}" if stub else os.environ["PATH"]
-    return subprocess.run(["bash", str(BOOTSTRAP / name), *map(str, args)], cwd=REPO, capture_output=True,
+    return subprocess.run(["bash", str(BOOTSTRAP / name), *map(str, args)], cwd=tempfile.gettempdir(),
+                          capture_output=True,
                           text=True, env={**os.environ, "PATH": path, **(env or {})}, timeout=600)
 
 
