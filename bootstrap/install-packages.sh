@@ -57,7 +57,8 @@ privileged() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# pip as whoever can write to `directory`: sudo for EMR's system Python, not for a virtual environment.
+# Run as whoever can write to `directory`: sudo for EMR's system Python (/usr), not for a virtual
+# environment or a folder of ours.
 as_owner() {
   local directory="$1"; shift
   if [ -w "$directory" ]; then "$@"; else privileged "$@"; fi
@@ -120,7 +121,8 @@ primary="no"
 if is_primary_node; then
   primary="yes"
   # --sys-prefix: /usr/share/jupyter for EMR's /usr/bin/python3.11, on the Jupyter path of that Python.
-  privileged "$PYTHON" -m ipykernel install --sys-prefix --name python3 \
+  python_prefix="$("$PYTHON" -c 'import sys; print(sys.prefix)')"
+  as_owner "$python_prefix" "$PYTHON" -m ipykernel install --sys-prefix --name python3 \
     --display-name "Python 3.11 (fruits-featurize)" \
     || fail "could not register the python3 Jupyter kernel"
   log "registered $PYTHON as the python3 Jupyter kernel"
@@ -129,9 +131,10 @@ fi
 # 5. Optional weights file, for clusters without internet: -p weights $WEIGHTS_DIR/<file name>.
 weights_note="none"
 if [ -n "$weights" ]; then
-  privileged mkdir -p "$WEIGHTS_DIR"
+  mkdir -p "$WEIGHTS_DIR" 2>/dev/null || privileged mkdir -p "$WEIGHTS_DIR"
   fetch "$weights" "$workdir/$(basename "$weights")" || fail "cannot copy $weights"
-  privileged install -m 0644 "$workdir/$(basename "$weights")" "$WEIGHTS_DIR/" || fail "cannot write to $WEIGHTS_DIR"
+  as_owner "$WEIGHTS_DIR" install -m 0644 "$workdir/$(basename "$weights")" "$WEIGHTS_DIR/" \
+    || fail "cannot write to $WEIGHTS_DIR"
   weights_note="$WEIGHTS_DIR/$(basename "$weights")"
   log "weights file: $weights_note"
 fi
