@@ -188,6 +188,19 @@ def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_
     assert papermill == ["-p", "output_path", "s3://my-bucket/out 2", "-p", "image_glob", '*"odd".jpg']
 
 
+def test_run_notebook_fails_the_step_when_a_cell_fails(ci_inputs, tmp_path):
+    images, _ = ci_inputs
+    executed = tmp_path / "executed.ipynb"
+    # The project from this folder instead of S3; a bad parameter stops the notebook in step 2.
+    process = run_script("run-notebook.sh", REPO, executed, "-p", "input_path", images,
+                         "-p", "output_path", tmp_path / "out", "-p", "pca_k", "0",
+                         env={"PYTHON": sys.executable, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert process.returncode != 0
+    assert "parameter pca_k = 0 is not accepted" in process.stderr
+    assert f"the notebook stopped with an error: open {executed}" in process.stderr
+    assert executed.is_file()
+
+
 def test_run_notebook_refuses_to_run_on_a_core_node(tmp_path):
     instance = tmp_path / "instance.json"
     instance.write_text('{"isMaster": false, "instanceGroupId": "ig-CORE"}')
