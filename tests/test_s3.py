@@ -38,7 +38,11 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 def s3a_jars():
     """hadoop-aws and the AWS SDK bundle it was built against, from sagemaker-pyspark's jars/ folder."""
-    jars = Path(importlib.util.find_spec("sagemaker_pyspark").submodule_search_locations[0]) / "jars"
+    package = importlib.util.find_spec("sagemaker_pyspark")
+    if package is None:
+        pytest.fail("the test-only S3A jars are missing: pip install --no-deps -r requirements-s3a-test.txt "
+                    "(make test does it)")
+    jars = Path(package.submodule_search_locations[0]) / "jars"
     return [jars / "hadoop-aws-3.3.1.jar", jars / "aws-java-sdk-bundle-1.11.901.jar"]
 
 
