@@ -1,5 +1,6 @@
 """Shared fixtures: the images and weights named in params/ci.yaml, and a papermill runner."""
 
+import json
 import os
 import re
 import subprocess
@@ -27,7 +28,7 @@ def notebook_env():
 def run_papermill(output_notebook, *parameters, env=None, kernel="python3"):
     """Execute the notebook with params/ci.yaml plus `-p name value` pairs; return the process."""
     command = [sys.executable, "-m", "papermill", str(NOTEBOOK), str(output_notebook),
-               "-k", kernel, "-f", str(CI_PARAMS_FILE)]
+               "-k", kernel, "-f", str(CI_PARAMS_FILE), "--log-output"]
     for name, value in zip(parameters[::2], parameters[1::2]):
         command += ["-p", name, str(value)]
     return subprocess.run(command, cwd=REPO, env=env or notebook_env(), capture_output=True, text=True,
@@ -46,6 +47,21 @@ def cell_output(notebook_path, pattern):
     match = re.search(pattern, stdout_text(notebook_path))
     assert match, f"no output matching {pattern!r} in {notebook_path}"
     return match
+
+
+def read_output(output):
+    """(manifest, features DataFrame) of a committed output folder: trusted only with its manifest."""
+    import pandas as pd
+
+    manifest_file = Path(output) / "manifest.json"
+    assert manifest_file.is_file(), f"{output} has no manifest.json: the run did not complete"
+    return json.loads(manifest_file.read_text()), pd.read_parquet(Path(output) / "features")
+
+
+def output_snapshot(output):
+    """{relative path: (size, mtime)} of every file in an output folder."""
+    return {str(p.relative_to(output)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in Path(output).rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="session")

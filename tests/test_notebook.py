@@ -3,16 +3,16 @@
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
-from conftest import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, cell_output, notebook_env, run_papermill, stdout_text
+from conftest import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, cell_output, notebook_env, output_snapshot,
+                      read_output, run_papermill)
 from sample_images import FRUITS, make_sample
 
 FEATURE_SIZE = 1280
 
 
 def read_features(output):
-    return pd.read_parquet(output / "features")
+    return read_output(output)[1]
 
 
 def test_one_row_per_image_labelled_with_its_folder_name(ci_run, ci_inputs):
@@ -98,17 +98,10 @@ def test_imagenet_weights_without_internet_stop_with_a_clear_message(ci_inputs, 
     assert "-p weights /path/to/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5" in process.stderr
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("pca_k", 0, "parameter pca_k = 0 is not accepted: it must be a whole number from 1 to 1280"),
-    ("num_partitions", 0, "parameter num_partitions = 0 is not accepted"),
-    ("input_path", "no/such/folder", "parameter input_path = 'no/such/folder' is not accepted"),
-    ("output_path", "build/ci/images/out", "it must be outside input_path"),
-    ("weights", "missing.weights.h5", "parameter weights = 'missing.weights.h5' is not accepted"),
-])
-def test_bad_parameter_stops_the_run_before_spark_naming_it(ci_inputs, tmp_path, name, value, message):
-    executed = tmp_path / "executed.ipynb"
-    parameters = {"output_path": tmp_path / "out", name: value}
-    process = run_papermill(executed, *[item for pair in parameters.items() for item in pair])
-    assert process.returncode != 0
-    assert message in process.stderr
-    assert "Spark UI" not in stdout_text(executed), "Spark started before the parameters were checked"
+def test_runs_with_different_output_paths_do_not_touch_each_other(ci_run, tmp_path):
+    before = output_snapshot(ci_run)
+    neighbour = ci_run.parent / f"{ci_run.name}-b"  # a sibling whose name starts with the same text
+    process = run_papermill(tmp_path / "executed.ipynb", "output_path", neighbour, "pca_k", 3)
+    assert process.returncode == 0, process.stderr[-5000:]
+    assert output_snapshot(ci_run) == before
+    assert read_output(neighbour)[0]["parameters"]["pca_k"] == 3
