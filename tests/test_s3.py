@@ -10,6 +10,7 @@ from the test-only requirements-s3a-test.txt; `fs.s3.impl` maps EMR-style s3:// 
 EMRFS serves s3://)."""
 
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -23,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import CI_CLASSES, CI_PARAMS, REPO, notebook_env
+from conftest import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, notebook_env
 from contract import assert_output_contract
 from sample_images import FRUITS
 
@@ -163,3 +164,15 @@ def test_s3_run_meets_the_output_contract_with_paths_relative_to_the_s3_input(s3
     csv = pd.read_csv(f"{OUTPUT}/pca_features.csv", storage_options=storage)
     relative = [str(path.relative_to(images)) for path in images.rglob("*.jpg")]
     assert_output_contract(features, csv, INPUT, relative, list(FRUITS)[:CI_CLASSES], CI_PARAMS["pca_k"])
+
+
+def test_s3_run_is_committed_by_a_manifest_listing_every_output_on_s3_including_the_report(s3_run):
+    manifest = json.loads(s3_run.get_object(Bucket=BUCKET, Key=f"{s3_key(OUTPUT)}/manifest.json")["Body"].read())
+    images = CI_CLASSES * CI_PER_CLASS
+    assert manifest["counts"] == {"found": images, "featurized": images, "rejected": 0}
+    listed = s3_run.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_key(OUTPUT)}/")["Contents"]
+    on_s3 = sorted(item["Key"][len(s3_key(OUTPUT)) + 1:] for item in listed)
+    outputs = set(manifest["outputs"])
+    assert outputs <= set(on_s3)
+    assert {"pca_features.csv", "report/explained_variance.png", "report/pca_scatter.png"} <= outputs
+    assert any(path.startswith("features/part-") for path in outputs)
