@@ -11,7 +11,7 @@ WEIGHTS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: run test sample clean java
+.PHONY: run test bench sample clean java
 
 run: $(BIN)/.runtime data/sample/.done java
 	mkdir -p output/local
@@ -52,3 +52,7 @@ java:
 
 clean:
 	rm -rf build output data/sample
+
+# Benchmark (prints a table, writes build/bench/results.json): several minutes on 2 cores.
+bench: $(BIN)/.runtime java
+	$(BIN)/python bench/run_benchmark.py

@@ -54,7 +54,7 @@ def test_found_equals_featurized_plus_rejected_in_the_manifest(hostile):
         ODD_FOLDER: {"found": featurized, "featurized": featurized, "rejected": 0},
         BAD_FOLDER: {"found": rejected, "featurized": 0, "rejected": rejected}}
     assert manifest["rejects_by_reason"] == {"empty file": 1, "not an image": 1, "truncated": 1, "too many pixels": 1}
-    assert set(manifest["versions"]) == {"python", "spark", "tensorflow", "keras"}
+    assert set(manifest["versions"]) == {"python", "spark", "tensorflow", "keras", "onnxruntime"}
     assert manifest["started_at"] <= manifest["finished_at"]
 
 

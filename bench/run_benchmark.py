@@ -1,0 +1,175 @@
+"""Benchmark: the original method, raw inference and the notebook, side by side in one run.
+
+Same machine, same images (100x100 JPEGs of 8 classes), same weights (tools/fixture_weights.py):
+  (a) bench/original_method.py, the original notebook's method, at 1,000 and 4,000 images;
+  (b) raw MobileNetV2 feature inference, no Spark: Keras model.predict (median of several runs,
+      it is bimodal) and ONNX Runtime (the notebook's runtime), batches of 64, FP32;
+  (c) notebooks/featurize.ipynb through papermill, at 1,000 and 4,000 images.
+For (a) and (c), the wall time of each whole run (a new process: Spark start to written CSV)
+gives the marginal throughput, 3,000 / (t4000 - t1000), and the fixed cost, t1000 - 1000 /
+marginal. The Python workers' peak memory (sum of their resident sets) is sampled at both sizes.
+Prints a table and the ratios, and writes them to build/bench/results.json.
+
+    make bench            # or: .venv/bin/python bench/run_benchmark.py
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+from sample_images import FRUITS, make_sample  # noqa: E402
+
+WORK = REPO / "build" / "bench"
+SIZES = (1000, 4000)
+
+
+class WorkerMemory:
+    """Peak of the summed resident memory of a process tree's Spark Python workers."""
+
+    def __init__(self, pid):
+        self.root, self.peak, self.stopped = psutil.Process(pid), 0, threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while not self.stopped.wait(0.2):
+            total = 0
+            try:
+                for process in self.root.children(recursive=True):
+                    try:
+                        if "pyspark.daemon" in " ".join(process.cmdline()):
+                            total += process.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                return
+            self.peak = max(self.peak, total)
+
+
+def timed_run(command, env):
+    """Run a command; return (wall seconds, peak worker memory in MB). Fails loudly."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = WorkerMemory(process.pid)
+    memory.thread.start()
+    output, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    memory.stopped.set()
+    if process.returncode:
+        sys.exit(f"benchmark run failed: {' '.join(map(str, command))}\n{output[-3000:]}")
+    return seconds, memory.peak / 1e6
+
+
+def make_images(count):
+    folder = WORK / f"images-{count}"
+    if not folder.is_dir():
+        make_sample(folder, per_class=count // len(FRUITS))
+    return folder
+
+
+def raw_inference(weights, images_folder, repetitions=5, batch=64, count=512):
+    """Images per second of Keras model.predict and ONNX Runtime on the same preprocessed batches."""
+    script = f"""
+import json, statistics, time, numpy as np, keras, tensorflow as tf, tf2onnx, onnxruntime
+from PIL import Image
+from pathlib import Path
+paths = sorted(Path({str(images_folder)!r}).rglob("*.jpg"))[:{count}]
+x = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224), Image.BILINEAR), np.float32) for p in paths]) / 127.5 - 1
+base = keras.applications.MobileNetV2(weights=None, include_top=True); base.load_weights({str(weights)!r})
+model = keras.Model(base.input, base.layers[-2].output)
+spec = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="images"),)
+proto, _ = tf2onnx.convert.from_function(tf.function(lambda i: model(i, training=False)), input_signature=spec, opset=17)
+session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+runtimes = {{"keras_predict": lambda b: model.predict(b, batch_size={batch}, verbose=0),
+            "onnxruntime": lambda b: session.run(None, {{"images": b}})[0]}}
+rates = {{}}
+for name, run in runtimes.items():
+    run(x[:{batch}])
+    speeds = []
+    for _ in range({repetitions}):
+        started = time.perf_counter()
+        for start in range(0, len(x), {batch}):
+            run(x[start:start + {batch}])
+        speeds.append(len(x) / (time.perf_counter() - started))
+    rates[name] = {{"median": statistics.median(speeds), "best": max(speeds), "all": speeds}}
+print("RESULT" + json.dumps(rates))
+"""
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return json.loads(output.split("RESULT", 1)[1])
+
+
+def fit(times):
+    """Marginal throughput (images/s) and fixed cost (s) from the wall times at 1,000 and 4,000."""
+    marginal = (SIZES[1] - SIZES[0]) / (times[SIZES[1]] - times[SIZES[0]])
+    return marginal, times[SIZES[0]] - SIZES[0] / marginal
+
+
+def main():
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
+    WORK.mkdir(parents=True, exist_ok=True)
+    weights = WORK / "fixture.weights.h5"
+    if not weights.is_file():
+        subprocess.run([sys.executable, str(REPO / "tools" / "fixture_weights.py"), str(weights)], check=True)
+    folders = {size: make_images(size) for size in SIZES}
+    print(f"images ready: {', '.join(f'{size} in {folder}' for size, folder in folders.items())}", flush=True)
+
+    print("(b) raw inference ...", flush=True)
+    raw = raw_inference(weights, folders[SIZES[0]])
+    methods = {
+        "original": lambda size: [sys.executable, "bench/original_method.py", folders[size],
+                                  WORK / f"original-{size}", weights],
+        "notebook": lambda size: [sys.executable, "-m", "papermill", "notebooks/featurize.ipynb",
+                                  WORK / f"notebook-{size}.ipynb", "-k", "python3", "-f", "params/local.yaml",
+                                  "-p", "input_path", folders[size], "-p", "output_path", WORK / f"notebook-{size}",
+                                  "-p", "weights", weights, "-p", "num_partitions", 8],
+    }
+    runs = {}
+    for name, command in methods.items():
+        for size in SIZES:
+            print(f"({'a' if name == 'original' else 'c'}) {name} at {size} images ...", flush=True)
+            seconds, memory = timed_run([str(part) for part in command(size)], env)
+            runs[(name, size)] = {"seconds": round(seconds, 1), "worker_peak_mb": round(memory)}
+
+    results = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
+                           "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+               "raw_inference_images_per_second": raw, "runs": {}}
+    for name in methods:
+        marginal, fixed = fit({size: runs[(name, size)]["seconds"] for size in SIZES})
+        results["runs"][name] = {"wall_seconds": {size: runs[(name, size)]["seconds"] for size in SIZES},
+                                 "worker_peak_mb": {size: runs[(name, size)]["worker_peak_mb"] for size in SIZES},
+                                 "marginal_images_per_second": round(marginal, 1), "fixed_seconds": round(fixed, 1)}
+    original, notebook = results["runs"]["original"], results["runs"]["notebook"]
+    fastest_raw = max(rates["best"] for rates in raw.values())
+    results["ratios"] = {
+        "notebook_vs_original_marginal": round(notebook["marginal_images_per_second"] / original["marginal_images_per_second"], 2),
+        "notebook_vs_fastest_raw_marginal": round(notebook["marginal_images_per_second"] / fastest_raw, 2),
+        "notebook_vs_keras_predict_median": round(notebook["marginal_images_per_second"] / raw["keras_predict"]["median"], 2),
+        "notebook_vs_original_fixed": round(notebook["fixed_seconds"] / original["fixed_seconds"], 2),
+        "notebook_worker_memory_4000_vs_1000": round(notebook["worker_peak_mb"][SIZES[1]] / max(notebook["worker_peak_mb"][SIZES[0]], 1), 2),
+    }
+    (WORK / "results.json").write_text(json.dumps(results, indent=2))
+
+    print(f"\n{'method':<28}{'t1000 s':>9}{'t4000 s':>9}{'marginal img/s':>16}{'fixed s':>9}{'workers MB 1k/4k':>18}")
+    for name, label in (("original", "(a) original method"), ("notebook", "(c) notebook")):
+        run = results["runs"][name]
+        print(f"{label:<28}{run['wall_seconds'][1000]:>9}{run['wall_seconds'][4000]:>9}"
+              f"{run['marginal_images_per_second']:>16}{run['fixed_seconds']:>9}"
+              f"{run['worker_peak_mb'][1000]:>9}/{run['worker_peak_mb'][4000]}")
+    for name, rates in raw.items():
+        print(f"(b) raw {name:<20} median {rates['median']:.0f} img/s, best {rates['best']:.0f} img/s")
+    print("ratios:", json.dumps(results["ratios"]))
+    print(f"benchmark done: results in {WORK / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
