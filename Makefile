@@ -38,9 +38,11 @@ $(BIN)/.runtime: requirements.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fruits)"
 	touch $@
 
+# sparkmagic without its Kerberos build chain: see requirements-sparkmagic.txt.
 # requirements-s3a-test.txt is test-only and installed without dependencies (see the file).
-$(BIN)/.dev: requirements-dev.txt requirements-s3a-test.txt $(BIN)/.runtime
+$(BIN)/.dev: requirements-dev.txt requirements-sparkmagic.txt requirements-s3a-test.txt $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-sparkmagic.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-s3a-test.txt
 	touch $@
 

@@ -1,0 +1,155 @@
+"""The notebook in sparkmagic's PySpark kernel (the one EMR JupyterHub opens), through the Livy
+test server: it gives what the python3 run gives, nbval passes, and errors fail the run."""
+
+import base64
+import subprocess
+import sys
+from collections import namedtuple
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import CI_CLASSES, CI_PARAMS, CI_PARAMS_FILE, CI_PER_CLASS, NOTEBOOK, REPO, run_papermill, stdout_text
+from livy.conftest import PYSPARK_KERNEL
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# sparkmagic displays an ipywidgets FloatProgress for every statement (Command._get_statement_output in
+# https://github.com/jupyter-incubator/sparkmagic/blob/master/sparkmagic/sparkmagic/livyclientlib/command.py);
+# nbval skips the widget's model id but compares its text/plain form (skip_compare in
+# https://github.com/computationalmodelling/nbval/blob/master/nbval/plugin.py).
+PROGRESS_BAR = "<sparkmagic progress bar>"
+# nbval's sanitizer format: https://nbval.readthedocs.io/en/latest/#Regular-Expressions
+NBVAL_SANITIZE = f"[sparkmagic progress bar]\nregex: ^FloatProgress\\(.*\nreplace: {PROGRESS_BAR}\n"
+
+KernelRun = namedtuple("KernelRun", "output requests")
+
+
+def run_in_pyspark_kernel(livy_server, pyspark_kernel_env, output_notebook, *parameters):
+    """Papermill with the PySpark kernel; return the process and the requests the server received."""
+    first_request = len(livy_server.requests_seen)
+    process = run_papermill(output_notebook, *parameters, env=pyspark_kernel_env, kernel=PYSPARK_KERNEL)
+    return process, livy_server.requests_seen[first_request:]
+
+
+@pytest.fixture(scope="session")
+def pyspark_kernel_run(ci_inputs, livy_server, pyspark_kernel_env, tmp_path_factory):
+    """The notebook with params/ci.yaml, run by papermill in the PySpark kernel."""
+    output = tmp_path_factory.mktemp("pyspark-kernel-run")
+    process, requests = run_in_pyspark_kernel(livy_server, pyspark_kernel_env, output / "executed.ipynb",
+                                              "output_path", output)
+    assert process.returncode == 0, process.stderr[-5000:]
+    return KernelRun(output, requests)
+
+
+def read_features_by_path(output):
+    return pd.read_parquet(output / "features").set_index("path").sort_index()
+
+
+def test_pyspark_kernel_run_has_the_same_rows_as_the_python3_run(pyspark_kernel_run, ci_run):
+    livy_rows = read_features_by_path(pyspark_kernel_run.output)
+    python3_rows = read_features_by_path(ci_run)
+    assert len(livy_rows) == CI_CLASSES * CI_PER_CLASS
+    assert list(livy_rows.index) == list(python3_rows.index)
+    assert list(livy_rows["label"]) == list(python3_rows["label"])
+
+
+def test_pyspark_kernel_run_has_the_features_of_the_python3_run(pyspark_kernel_run, ci_run):
+    livy_features = np.stack(read_features_by_path(pyspark_kernel_run.output)["features"])
+    python3_features = np.stack(read_features_by_path(ci_run)["features"])
+    np.testing.assert_allclose(livy_features, python3_features, rtol=1e-4, atol=1e-5)
+
+
+def test_pyspark_kernel_run_writes_the_csv_of_the_python3_run_up_to_component_signs(pyspark_kernel_run, ci_run):
+    livy_csv = pd.read_csv(pyspark_kernel_run.output / "pca_features.csv")
+    python3_csv = pd.read_csv(ci_run / "pca_features.csv")
+    assert list(livy_csv.columns) == list(python3_csv.columns)
+    assert livy_csv[["image", "label"]].equals(python3_csv[["image", "label"]])
+    components = [column for column in livy_csv.columns if column.startswith("pc_")]
+    livy_scores, python3_scores = livy_csv[components].to_numpy(), python3_csv[components].to_numpy()
+    signs = np.sign((livy_scores * python3_scores).sum(axis=0))  # PCA fixes a component up to its sign
+    np.testing.assert_allclose(livy_scores * signs, python3_scores, atol=1e-4 * np.abs(python3_scores).max())
+
+
+def test_kernel_runs_the_cells_in_one_livy_session_and_deletes_it_at_shutdown(pyspark_kernel_run, livy_server):
+    requests = pyspark_kernel_run.requests
+    assert requests.count(("POST", "/sessions")) == 1
+    deleted = [path for method, path in requests if method == "DELETE"]
+    assert len(deleted) == 1
+    session_id = int(deleted[0].rsplit("/", 1)[1])
+    assert session_id in livy_server.deleted_session_ids and session_id not in livy_server.sessions
+    statements = [path for method, path in requests if method == "POST" and path.endswith("/statements")]
+    assert set(statements) == {f"/sessions/{session_id}/statements"}
+
+
+def test_a_failing_statement_makes_papermill_fail_and_stops_the_run(ci_inputs, livy_server, pyspark_kernel_env,
+                                                                     tmp_path):
+    executed = tmp_path / "executed.ipynb"
+    process, _ = run_in_pyspark_kernel(livy_server, pyspark_kernel_env, executed,
+                                       "output_path", tmp_path / "out", "pca_k", 0)
+    assert process.returncode != 0
+    assert "parameter pca_k = 0 is not accepted" in process.stderr
+    assert "Spark UI" not in stdout_text(executed), "cells after the failing one ran"
+
+
+def expect_outputs_as_sparkmagic_shows_them(notebook_path):
+    """Rewrite the stored outputs of the cells nbval checks into the form sparkmagic's kernel gives the
+    same printed text: first the progress bar it displays for every statement (a widget: nbval skips
+    its random model id but compares its text form, which NBVAL_SANITIZE replaces by PROGRESS_BAR),
+    then the text as Livy returns it, trailing whitespace stripped. Return how many cells are checked."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    checked = [cell for cell in notebook.cells if cell.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in cell.source]
+    for cell in checked:
+        printed = "".join(output.text for output in cell.outputs if output.get("name") == "stdout")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": PROGRESS_BAR}),
+                        nbformat.v4.new_output("stream", name="stdout", text=printed.rstrip())]
+    nbformat.write(notebook, notebook_path)
+    return len(checked)
+
+
+def test_notebook_passes_nbval_cell_by_cell_in_the_pyspark_kernel(ci_inputs, pyspark_kernel_env, tmp_path):
+    prepared = tmp_path / "featurize-ci.ipynb"
+    # nbval runs the kernel in the notebook's folder (the Livy session runs in the repository's root
+    # anyway); the paths are made absolute as in the python3 nbval test.
+    subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(prepared), "--prepare-only",
+                    "-k", PYSPARK_KERNEL, "-f", str(CI_PARAMS_FILE),
+                    "-p", "input_path", str(REPO / CI_PARAMS["input_path"]),
+                    "-p", "weights", str(REPO / CI_PARAMS["weights"]),
+                    "-p", "output_path", str(tmp_path / "output")], check=True, cwd=REPO)
+    assert expect_outputs_as_sparkmagic_shows_them(prepared) >= 1
+    sanitize = tmp_path / "sanitize.cfg"
+    sanitize.write_text(NBVAL_SANITIZE)
+    process = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                              "--nbval-kernel-name", PYSPARK_KERNEL, "--nbval-sanitize-with", str(sanitize),
+                              str(prepared)],
+                             cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=900)
+    assert process.returncode == 0, process.stdout[-5000:]
+    assert " passed" in process.stdout and " failed" not in process.stdout
+
+
+def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_kernel_env, tmp_path):
+    # Livy's way to show a plot: draw with pyplot in the session, then `%matplot plt`.
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0, 1], [1, 0])\n%matplot plt")])
+    source, executed = tmp_path / "plot.ipynb", tmp_path / "plot-executed.ipynb"
+    nbformat.write(notebook, source)
+    process = subprocess.run([sys.executable, "-m", "papermill", str(source), str(executed), "-k", PYSPARK_KERNEL],
+                             cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-5000:]
+    images = [output.data["image/png"] for output in nbformat.read(executed, as_version=4).cells[0].outputs
+              if "image/png" in output.get("data", {})]
+    assert len(images) == 1
+    png = base64.b64decode(images[0])
+    assert png.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
+    assert (width, height) == (200, 150)
+
+
+def test_report_plots_come_back_as_png_through_matplot(pyspark_kernel_run):
+    notebook = nbformat.read(pyspark_kernel_run.output / "executed.ipynb", as_version=4)
+    shown = [cell for cell in notebook.cells if cell.source.strip() == "%matplot plt"]
+    assert len(shown) == 2, "the report shows two plots"
+    for cell in shown:
+        images = [output.data["image/png"] for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG_SIGNATURE)
