@@ -39,9 +39,11 @@ $(BIN)/.runtime: requirements.txt
 	touch $@
 
 # sparkmagic without its Kerberos build chain: see requirements-sparkmagic.txt.
-$(BIN)/.dev: requirements-dev.txt requirements-sparkmagic.txt $(BIN)/.runtime
+# requirements-s3a-test.txt is test-only and installed without dependencies (see the file).
+$(BIN)/.dev: requirements-dev.txt requirements-sparkmagic.txt requirements-s3a-test.txt $(BIN)/.runtime
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-sparkmagic.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-s3a-test.txt
 	touch $@
 
 java:

@@ -1,0 +1,110 @@
+#!/bin/bash
+# Creates the EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
+# JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node; the Configurations of
+# bootstrap/configurations.json (JupyterHub notebooks kept in the project's bucket); logs in S3; and
+# an idle auto-termination timeout, so a forgotten cluster stops costing money.
+# Run bootstrap/upload.sh first: the cluster reads the bootstrap and requirements.txt from S3.
+#
+# Usage:
+#   bootstrap/create-cluster.sh s3://BUCKET/PREFIX [options]
+# Options (defaults in brackets):
+#   --region REGION          [eu-west-1]
+#   --primary-type TYPE      [m5.xlarge]   primary node: JupyterHub, Livy, the driver of headless runs
+#   --core-type TYPE         [m5.2xlarge]  core nodes: 8 vCPUs, 32 GiB (configurations.json sizes executors for it)
+#   --core-count N           [4]           32 task slots: params/emr.yaml's num_partitions is 3 times that
+#   --idle-timeout SECONDS   [3600]        terminate after this long without work (60 to 604800)
+#   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
+#   --subnet-id ID           []            a subnet of your VPC (default: the default VPC)
+#   --weights s3://...h5     []            copy this weights file to every node (clusters without internet)
+#   --name NAME              [fruits-featurize]
+#
+# Options of `aws emr create-cluster`: https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
+# Idle auto-termination: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-auto-termination-policy.html
+set -euo pipefail
+
+RELEASE_LABEL="emr-7.10.0"  # Spark 3.5.5 and Python 3.11: the pins of requirements.txt match it
+HERE="$(cd "$(dirname "$0")" && pwd)"
+
+log() { echo "[create-cluster] $*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+
+usage() {
+  sed -n '/^# Usage:/,/^# *--name/p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+project="${1%/}"
+shift
+case "$project" in s3://?*) ;; *) usage ;; esac
+bucket="${project#s3://}"
+bucket="${bucket%%/*}"
+
+region="eu-west-1"
+primary_type="m5.xlarge"
+core_type="m5.2xlarge"
+core_count=4
+idle_timeout=3600
+key_name=""
+subnet_id=""
+weights=""
+name="fruits-featurize"
+while [ $# -gt 0 ]; do
+  [ $# -ge 2 ] || usage
+  case "$1" in
+    --region) region="$2" ;;
+    --primary-type) primary_type="$2" ;;
+    --core-type) core_type="$2" ;;
+    --core-count) core_count="$2" ;;
+    --idle-timeout) idle_timeout="$2" ;;
+    --key-name) key_name="$2" ;;
+    --subnet-id) subnet_id="$2" ;;
+    --weights) weights="$2" ;;
+    --name) name="$2" ;;
+    *) usage ;;
+  esac
+  shift 2
+done
+[[ "$idle_timeout" =~ ^[0-9]+$ ]] && [ "$idle_timeout" -ge 60 ] && [ "$idle_timeout" -le 604800 ] \
+  || fail "--idle-timeout must be 60 to 604800 seconds, not '$idle_timeout'"
+[[ "$core_count" =~ ^[1-9][0-9]*$ ]] || fail "--core-count must be a whole number of at least 1"
+
+command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
+
+bootstrap_script="$project/bootstrap/install-packages.sh"
+aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \
+  || fail "$bootstrap_script not found: run bootstrap/upload.sh $project first"
+
+workdir="$(mktemp -d)"
+trap 'rm -rf "$workdir"' EXIT
+# JupyterHub keeps its notebooks in the project's bucket (configurations.json names YOUR-BUCKET).
+sed "s/YOUR-BUCKET/$bucket/g" "$HERE/configurations.json" > "$workdir/configurations.json"
+
+bootstrap_args="--requirements,$project/requirements.txt"
+[ -z "$weights" ] || bootstrap_args="$bootstrap_args,--weights,$weights"
+
+ec2_attributes="InstanceProfile=EMR_EC2_DefaultRole"
+[ -z "$key_name" ] || ec2_attributes="$ec2_attributes,KeyName=$key_name"
+[ -z "$subnet_id" ] || ec2_attributes="$ec2_attributes,SubnetId=$subnet_id"
+
+log "creating $RELEASE_LABEL cluster '$name' in $region: 1 x $primary_type + $core_count x $core_type"
+cluster_id="$(aws emr create-cluster \
+  --region "$region" \
+  --name "$name" \
+  --release-label "$RELEASE_LABEL" \
+  --applications Name=Hadoop Name=Spark Name=Livy Name=JupyterHub \
+  --instance-groups \
+    "InstanceGroupType=MASTER,InstanceCount=1,InstanceType=$primary_type" \
+    "InstanceGroupType=CORE,InstanceCount=$core_count,InstanceType=$core_type" \
+  --service-role EMR_DefaultRole \
+  --ec2-attributes "$ec2_attributes" \
+  --bootstrap-actions "Path=$bootstrap_script,Name=install-python-packages,Args=[$bootstrap_args]" \
+  --configurations "file://$workdir/configurations.json" \
+  --log-uri "$project/logs/" \
+  --auto-termination-policy "IdleTimeout=$idle_timeout" \
+  --query ClusterId --output text)" \
+  || fail "aws emr create-cluster failed (see the error above). First time in this account? Run 'aws emr create-default-roles --region $region'"
+
+log "next: aws emr wait cluster-running --region $region --cluster-id $cluster_id, then bootstrap/submit-run.sh --region $region $cluster_id $project"
+echo "$cluster_id"
+log "OK: cluster $cluster_id starting in $region; logs in $project/logs/; terminates after ${idle_timeout}s idle"

@@ -1,0 +1,72 @@
+"""A stand-in `aws` command for the tests of bootstrap/*.sh: records every call, reaches no AWS.
+
+`install_aws_stub(folder)` writes an executable `aws` into `folder`; put `folder` first on PATH.
+Each call is appended to `folder/calls.jsonl` as its argument list, with the content of every
+`file://` argument (the scripts pass temporary files that are gone once they exit). Answers:
+`emr create-cluster` prints a cluster id, `emr add-steps` a step id, `s3 cp` copies to and from the
+local folder `folder/s3/BUCKET/KEY`, `s3 ls` succeeds when that local copy exists.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+CLUSTER_ID = "j-STUBCLUSTER01"
+STEP_ID = "s-STUBSTEP01"
+
+STUB = '''#!{python}
+import json, shutil, sys
+from pathlib import Path
+
+folder = Path({folder!r})
+args = sys.argv[1:]
+files = {{arg: Path(arg[len("file://"):]).read_text() for arg in args if arg.startswith("file://")}}
+with open(folder / "calls.jsonl", "a") as calls:
+    calls.write(json.dumps({{"args": args, "files": files}}) + "\\n")
+
+def local(uri):
+    return folder / "s3" / uri[len("s3://"):]
+
+uris = [arg for arg in args if arg.startswith("s3://")]
+if args[:2] == ["emr", "create-cluster"]:
+    print({cluster_id!r})
+elif args[:2] == ["emr", "add-steps"]:
+    print({step_id!r})
+elif args[:2] == ["s3", "ls"]:
+    sys.exit(0 if local(uris[0]).exists() else 1)
+elif args[:2] == ["s3", "cp"]:
+    paths = [arg for arg in args[2:] if not arg.startswith("-")]
+    source, target = paths[-2], paths[-1]
+    source = local(source) if source.startswith("s3://") else Path(source)
+    target = local(target) if target.startswith("s3://") else Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, target)
+'''
+
+
+def install_aws_stub(folder: Path) -> Path:
+    """Write the stub `aws` into `folder` and return `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stub = folder / "aws"
+    stub.write_text(STUB.format(python=sys.executable, folder=str(folder), cluster_id=CLUSTER_ID, step_id=STEP_ID))
+    stub.chmod(0o755)
+    return folder
+
+
+def aws_calls(folder: Path) -> list:
+    """Every recorded call: dicts with `args` (list) and `files` (file:// argument -> content)."""
+    calls = folder / "calls.jsonl"
+    return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+
+def stub_s3_object(folder: Path, uri: str, content: str = "") -> None:
+    """Make `uri` exist for the stub's `s3 ls` and `s3 cp`."""
+    path = folder / "s3" / uri[len("s3://"):]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+
+
+def option(args: list, name: str) -> str:
+    """Value following option `name` in an argument list."""
+    assert name in args, f"{name} not passed: {args}"
+    return args[args.index(name) + 1]

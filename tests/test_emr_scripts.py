@@ -1,0 +1,269 @@
+"""The EMR scripts in bootstrap/: shellcheck, the Configurations JSON, the AWS CLI calls they make
+(against a stub `aws`, tests/aws_stub.py) and the bootstrap's package set in a fresh environment."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+import pytest
+
+from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_s3_object
+from conftest import REPO
+
+BOOTSTRAP = REPO / "bootstrap"
+PROJECT = "s3://my-bucket/fruits-featurize"
+SCRIPTS = ["install-packages.sh", "create-cluster.sh", "upload.sh", "run-notebook.sh", "submit-run.sh"]
+# Configuration classifications of EMR 7.x used here (Release Guide, "Configure applications":
+# https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-configure-apps.html).
+EMR_CLASSIFICATIONS = {"spark", "spark-defaults", "spark-env", "export", "livy-conf", "jupyter-s3-conf",
+                       "jupyter-sparkmagic-conf"}
+
+
+def run_script(name, *args, stub=None, env=None):
+    """Run bootstrap/<name> from outside the project (users run it from anywhere) with the stub `aws`
+    first on PATH; return the finished process."""
+    path = f"{stub}{os.pathsep}{os.environ['PATH']}" if stub else os.environ["PATH"]
+    return subprocess.run(["bash", str(BOOTSTRAP / name), *map(str, args)], cwd=tempfile.gettempdir(),
+                          capture_output=True,
+                          text=True, env={**os.environ, "PATH": path, **(env or {})}, timeout=600)
+
+
+@pytest.fixture
+def aws_stub(tmp_path):
+    """A stub `aws` whose S3 already holds the uploaded bootstrap, as after bootstrap/upload.sh."""
+    folder = install_aws_stub(tmp_path / "aws-stub")
+    stub_s3_object(folder, f"{PROJECT}/bootstrap/install-packages.sh")
+    return folder
+
+
+def configurations():
+    return json.loads((BOOTSTRAP / "configurations.json").read_text())
+
+
+def classification(items, name):
+    matches = [item for item in items if item["Classification"] == name]
+    assert len(matches) == 1, f"{name}: {len(matches)} entries"
+    return matches[0]
+
+
+# --- static checks -------------------------------------------------------------------------------
+
+def test_every_script_is_shellcheck_clean_and_strict():
+    scripts = [BOOTSTRAP / name for name in SCRIPTS]
+    process = subprocess.run([str(Path(sys.executable).parent / "shellcheck"), *map(str, scripts)],
+                             capture_output=True, text=True)
+    assert process.returncode == 0, process.stdout
+    for script in scripts:
+        lines = script.read_text().splitlines()
+        assert lines[0] == "#!/bin/bash" and "set -euo pipefail" in lines, script.name
+
+
+def test_configurations_json_is_a_list_of_emr_classifications_with_string_properties():
+    def check(items):
+        assert isinstance(items, list) and items
+        for item in items:
+            assert set(item) <= {"Classification", "Properties", "Configurations"}, item
+            assert item["Classification"] in EMR_CLASSIFICATIONS, item["Classification"]
+            assert all(isinstance(key, str) and isinstance(value, str)
+                       for key, value in item.get("Properties", {}).items()), item
+            if "Configurations" in item:
+                check(item["Configurations"])
+
+    check(configurations())
+
+
+def test_executors_drivers_and_livy_sessions_run_python_3_11():
+    spark_defaults = classification(configurations(), "spark-defaults")["Properties"]
+    spark_env = classification(classification(configurations(), "spark-env")["Configurations"], "export")
+    assert spark_defaults["spark.pyspark.python"] == spark_defaults["spark.pyspark.driver.python"] == "/usr/bin/python3.11"
+    assert spark_env["Properties"]["PYSPARK_PYTHON"] == "/usr/bin/python3.11"
+
+
+def test_arrow_batches_and_executor_sizing_for_the_pandas_udf():
+    spark_defaults = classification(configurations(), "spark-defaults")["Properties"]
+    assert spark_defaults["spark.sql.execution.arrow.pyspark.enabled"] == "true"
+    assert int(spark_defaults["spark.sql.execution.arrow.maxRecordsPerBatch"]) > 0
+    # Two executors fill one recommended core node (m5.2xlarge: 8 vCPUs, 24 GiB for YARN).
+    memory = sum(int(spark_defaults[key].rstrip("g")) for key in
+                 ["spark.executor.memory", "spark.executor.memoryOverhead"])
+    assert 2 * int(spark_defaults["spark.executor.cores"]) == 8 and 2 * memory <= 24
+
+
+def test_livy_sessions_outlive_a_long_run_and_jupyterhub_keeps_notebooks_in_s3():
+    timeout = classification(configurations(), "livy-conf")["Properties"]["livy.server.session.timeout"]
+    assert re.fullmatch(r"\d+h", timeout) and int(timeout[:-1]) >= 4, timeout  # Livy's default is 1h
+    s3 = classification(configurations(), "jupyter-s3-conf")["Properties"]
+    assert s3 == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "YOUR-BUCKET"}
+
+
+def test_notebook_names_no_s3_endpoint():
+    # Endpoints come from the environment (AWS_ENDPOINT_URL*, Spark's fs.s3a.endpoint), as for any user.
+    source = (REPO / "notebooks" / "featurize.ipynb").read_text().lower()
+    assert "endpoint" not in source and "127.0.0.1" not in source and "localhost" not in source
+
+
+# --- create-cluster.sh ---------------------------------------------------------------------------
+
+def test_create_cluster_passes_release_applications_bootstrap_configuration_logs_and_auto_termination(aws_stub):
+    process = run_script("create-cluster.sh", PROJECT, stub=aws_stub)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == CLUSTER_ID
+    call = [c for c in aws_calls(aws_stub) if c["args"][:2] == ["emr", "create-cluster"]][0]
+    args = call["args"]
+    assert option(args, "--release-label") == "emr-7.10.0"
+    applications = args[args.index("--applications") + 1:args.index("--applications") + 5]
+    assert sorted(applications) == ["Name=Hadoop", "Name=JupyterHub", "Name=Livy", "Name=Spark"]
+    assert option(args, "--auto-termination-policy") == "IdleTimeout=3600"
+    assert option(args, "--log-uri") == f"{PROJECT}/logs/"
+    assert option(args, "--bootstrap-actions") == (
+        f"Path={PROJECT}/bootstrap/install-packages.sh,Name=install-python-packages,"
+        f"Args=[--requirements,{PROJECT}/requirements.txt]")
+    assert option(args, "--region") == "eu-west-1"
+    assert "InstanceType=m5.xlarge" in args[args.index("--instance-groups") + 1]
+    assert "InstanceCount=4,InstanceType=m5.2xlarge" in args[args.index("--instance-groups") + 2]
+    sent = json.loads(call["files"][option(args, "--configurations")])
+    expected = json.loads((BOOTSTRAP / "configurations.json").read_text().replace("YOUR-BUCKET", "my-bucket"))
+    assert sent == expected
+
+
+def test_create_cluster_options_set_region_instances_timeout_and_weights(aws_stub):
+    process = run_script("create-cluster.sh", PROJECT, "--region", "us-east-1", "--core-type", "c5.4xlarge",
+                         "--core-count", "2", "--idle-timeout", "1800", "--weights", "s3://my-bucket/w.h5",
+                         stub=aws_stub)
+    assert process.returncode == 0, process.stderr
+    args = [c for c in aws_calls(aws_stub) if c["args"][:2] == ["emr", "create-cluster"]][0]["args"]
+    assert option(args, "--region") == "us-east-1"
+    assert option(args, "--auto-termination-policy") == "IdleTimeout=1800"
+    assert "InstanceCount=2,InstanceType=c5.4xlarge" in args[args.index("--instance-groups") + 2]
+    assert option(args, "--bootstrap-actions").endswith(
+        f"Args=[--requirements,{PROJECT}/requirements.txt,--weights,s3://my-bucket/w.h5]")
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(tmp_path):
+    stub = install_aws_stub(tmp_path / "empty-s3")
+    process = run_script("create-cluster.sh", PROJECT, stub=stub)
+    assert process.returncode != 0
+    assert f"run bootstrap/upload.sh {PROJECT} first" in process.stderr
+    assert not [c for c in aws_calls(stub) if c["args"][:2] == ["emr", "create-cluster"]]
+
+
+@pytest.mark.parametrize("idle_timeout", ["0", "59", "604801", "never"])
+def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(aws_stub, idle_timeout):
+    process = run_script("create-cluster.sh", PROJECT, "--idle-timeout", idle_timeout, stub=aws_stub)
+    assert process.returncode != 0 and "--idle-timeout must be 60 to 604800 seconds" in process.stderr
+    assert not aws_calls(aws_stub)
+
+
+# --- upload.sh and submit-run.sh -----------------------------------------------------------------
+
+def test_upload_copies_notebook_params_requirements_and_bootstrap_to_the_project_prefix(aws_stub):
+    process = run_script("upload.sh", PROJECT, stub=aws_stub)
+    assert process.returncode == 0, process.stderr
+    targets = {c["args"][-1] for c in aws_calls(aws_stub) if c["args"][:2] == ["s3", "cp"]}
+    expected = {f"{PROJECT}/{path}" for path in [
+        "notebooks/featurize.ipynb", "requirements.txt", "bootstrap/install-packages.sh",
+        "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]}
+    expected |= {f"{PROJECT}/params/{p.name}" for p in (REPO / "params").glob("*.yaml")}
+    assert targets == expected
+
+
+def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_verbatim(aws_stub):
+    process = run_script("submit-run.sh", CLUSTER_ID, PROJECT, "-p", "output_path", "s3://my-bucket/out 2",
+                         "-p", "image_glob", '*"odd".jpg', stub=aws_stub)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == STEP_ID
+    args = [c for c in aws_calls(aws_stub) if c["args"][:2] == ["emr", "add-steps"]][0]["args"]
+    assert option(args, "--cluster-id") == CLUSTER_ID
+    [step] = json.loads(option(args, "--steps"))
+    assert step["Jar"] == "command-runner.jar" and step["ActionOnFailure"] == "CONTINUE"
+    bash, dash_c, script, name, project, executed, *papermill = step["Args"]
+    assert (bash, dash_c, name, project) == ("bash", "-c", "run-notebook", PROJECT)
+    assert '"$1/bootstrap/run-notebook.sh"' in script
+    assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
+    assert papermill == ["-p", "output_path", "s3://my-bucket/out 2", "-p", "image_glob", '*"odd".jpg']
+
+
+def test_run_notebook_fails_the_step_when_a_cell_fails(ci_inputs, tmp_path):
+    images, _ = ci_inputs
+    executed = tmp_path / "executed.ipynb"
+    # The project from this folder instead of S3; a bad parameter stops the notebook in step 2.
+    process = run_script("run-notebook.sh", REPO, executed, "-p", "input_path", images,
+                         "-p", "output_path", tmp_path / "out", "-p", "pca_k", "0",
+                         env={"PYTHON": sys.executable, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert process.returncode != 0
+    assert "parameter pca_k = 0 is not accepted" in process.stderr
+    assert f"the notebook stopped with an error: open {executed}" in process.stderr
+    assert executed.is_file()
+
+
+def test_run_notebook_refuses_to_run_on_a_core_node(tmp_path):
+    instance = tmp_path / "instance.json"
+    instance.write_text('{"isMaster": false, "instanceGroupId": "ig-CORE"}')
+    process = run_script("run-notebook.sh", PROJECT, f"{PROJECT}/runs/x/featurize.ipynb",
+                         env={"EMR_INSTANCE_INFO": str(instance), "PYTHON": sys.executable})
+    assert process.returncode != 0 and "not the primary node" in process.stderr
+
+
+# --- install-packages.sh -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bootstrapped_venv(tmp_path_factory):
+    """A fresh virtual environment into which the bootstrap installed its package set, copying a
+    weights file from (stub) S3 on a node that instance.json says is the primary."""
+    folder = tmp_path_factory.mktemp("bootstrap")
+    venv.create(folder / "venv", with_pip=True)
+    stub = install_aws_stub(folder / "aws-stub")
+    stub_s3_object(stub, "s3://my-bucket/models/weights.h5", "weights")
+    instance = folder / "instance.json"
+    instance.write_text('{"isMaster": true, "instanceGroupId": "ig-PRIMARY"}')
+    python = folder / "venv" / "bin" / "python"
+    process = run_script("install-packages.sh", "--requirements", REPO / "requirements.txt",
+                         "--weights", "s3://my-bucket/models/weights.h5", stub=stub,
+                         env={"PYTHON": str(python), "WEIGHTS_DIR": str(folder / "models"),
+                              "EMR_INSTANCE_INFO": str(instance)})
+    return folder, python, process
+
+
+def requirement_pins():
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    return dict(line.split("==") for line in lines if line)
+
+
+def test_bootstrap_installs_every_pin_except_pyspark_into_a_fresh_environment_and_imports_it(bootstrapped_venv):
+    _, python, process = bootstrapped_venv
+    assert process.returncode == 0, process.stderr[-5000:]
+    pins = {name: version for name, version in requirement_pins().items() if name != "pyspark"}
+    report = subprocess.run([str(python), "-c", "import importlib.metadata as m, json, sys; "
+                             "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))", *pins],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(report.stdout) == pins
+    imports = subprocess.run([str(python), "-c", "import keras, tensorflow, PIL, s3fs, pyarrow, papermill"],
+                             capture_output=True, text=True)
+    assert imports.returncode == 0, imports.stderr[-3000:]
+    assert f"OK: {len(pins)} pinned packages installed and imported" in process.stderr
+
+
+def test_bootstrap_leaves_pyspark_to_emr(bootstrapped_venv):
+    _, python, _ = bootstrapped_venv
+    assert subprocess.run([str(python), "-c", "import pyspark"], capture_output=True).returncode != 0
+
+
+def test_bootstrap_copies_the_weights_file_and_registers_the_kernel_on_the_primary_node(bootstrapped_venv):
+    folder, python, process = bootstrapped_venv
+    assert (folder / "models" / "weights.h5").read_text() == "weights"
+    kernel = json.loads((folder / "venv" / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    assert kernel["argv"][0] == str(python)
+    assert "primary: yes" in process.stderr and f"weights: {folder / 'models' / 'weights.h5'}" in process.stderr
+
+
+def test_bootstrap_fails_the_node_on_an_unpinned_requirement(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("numpy==1.26.4\npandas>=2\n")
+    process = run_script("install-packages.sh", "--requirements", requirements, env={"PYTHON": sys.executable})
+    assert process.returncode != 0
+    assert "unpinned requirements" in process.stderr and "pandas>=2" in process.stderr

@@ -1,0 +1,178 @@
+"""S3 for real: moto in server mode on loopback is the S3 endpoint; bootstrap/upload.sh puts the
+project there with the AWS CLI, and bootstrap/run-notebook.sh (the EMR step's script) runs the whole
+notebook from there with s3:// input, weights and output.
+
+Nothing names the endpoint in the notebook. It is configured the standard ways, as a user of MinIO
+or another S3-compatible store would: AWS_ENDPOINT_URL(_S3) and the credential variables for the AWS
+CLI, boto3 (papermill), and s3fs (weights, parquet read-back, CSV); Spark's own configuration for
+the Hadoop S3A connector that lists and reads the images and writes the parquet. The S3A jars come
+from the test-only requirements-s3a-test.txt; `fs.s3.impl` maps EMR-style s3:// paths to S3A (on EMR,
+EMRFS serves s3://)."""
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, notebook_env
+from contract import assert_output_contract
+from sample_images import FRUITS
+
+BUCKET = "fruits"
+PROJECT = f"s3://{BUCKET}/fruits-featurize"
+INPUT = f"s3://{BUCKET}/datasets/images"
+WEIGHTS = f"s3://{BUCKET}/models/fixture.weights.h5"
+OUTPUT = f"s3://{BUCKET}/features/run-1"
+EXECUTED = f"{PROJECT}/runs/test/featurize.ipynb"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def s3a_jars():
+    """hadoop-aws and the AWS SDK bundle it was built against, from sagemaker-pyspark's jars/ folder."""
+    package = importlib.util.find_spec("sagemaker_pyspark")
+    if package is None:
+        pytest.fail("the test-only S3A jars are missing: pip install --no-deps -r requirements-s3a-test.txt "
+                    "(make test does it)")
+    jars = Path(package.submodule_search_locations[0]) / "jars"
+    return [jars / "hadoop-aws-3.3.1.jar", jars / "aws-java-sdk-bundle-1.11.901.jar"]
+
+
+def spark_submit_args(endpoint):
+    """PYSPARK_SUBMIT_ARGS for S3A on `endpoint`: read by the local Spark that the notebook starts."""
+    conf = {"fs.s3a.endpoint": endpoint, "fs.s3a.path.style.access": "true",
+            "fs.s3a.connection.ssl.enabled": "false", "fs.s3a.access.key": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "fs.s3a.secret.key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    args = ["--jars", ",".join(map(str, s3a_jars()))]
+    for name, value in conf.items():
+        args += ["--conf", f"spark.hadoop.{name}={value}"]
+    return " ".join(args + ["pyspark-shell"])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(tmp_path_factory):
+    """http://127.0.0.1:PORT of a moto server (S3) for this module, with an empty bucket."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, f"moto did not start: {log.name}"
+                time.sleep(0.3)
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def s3_client(endpoint):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+
+def s3_environment(endpoint, home):
+    """What a user of an S3-compatible store sets: endpoint and credential variables, Spark's S3A
+    configuration; no AWS configuration files and no instance metadata, so only loopback is used."""
+    return {**notebook_env(), **CREDENTIALS,
+            "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_S3": endpoint,
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
+            "PYSPARK_SUBMIT_ARGS": spark_submit_args(endpoint),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the pinned AWS CLI
+
+
+def s3_key(uri):
+    return uri[len(f"s3://{BUCKET}/"):]
+
+
+@pytest.fixture(scope="module")
+def uploaded_project(s3_endpoint, tmp_path_factory):
+    """bootstrap/upload.sh PROJECT run with the AWS CLI against moto."""
+    home = tmp_path_factory.mktemp("upload")
+    process = subprocess.run(["bash", str(REPO / "bootstrap" / "upload.sh"), PROJECT], cwd=home,
+                             env=s3_environment(s3_endpoint, home), capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    return process
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3_endpoint, uploaded_project, ci_inputs, tmp_path_factory):
+    """The headless run script on the fixture images in S3: params/emr.yaml from S3, overridden with
+    the S3 locations of this test and the small sizes of params/ci.yaml, local[2] instead of YARN."""
+    images, weights = ci_inputs
+    client = s3_client(s3_endpoint)
+    for image in images.rglob("*.jpg"):
+        client.upload_file(str(image), BUCKET, f"{s3_key(INPUT)}/{image.relative_to(images)}")
+    client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
+    overrides = {**{name: value for name, value in CI_PARAMS.items() if name != "spark_master"},
+                 "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT}
+    papermill_options = [item for name, value in overrides.items() for item in ("-p", name, str(value))]
+    home = tmp_path_factory.mktemp("s3-run")  # no project files in the working folder: all from S3
+    process = subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
+                              *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
+                             env={**s3_environment(s3_endpoint, home), "PYTHON": sys.executable,
+                                  "SPARK_MASTER": CI_PARAMS["spark_master"]})
+    assert process.returncode == 0, process.stderr[-5000:]
+    return client
+
+
+def test_upload_puts_notebook_params_requirements_and_bootstrap_in_s3(s3_endpoint, uploaded_project):
+    client = s3_client(s3_endpoint)
+    for path in ["notebooks/featurize.ipynb", "params/emr.yaml", "requirements.txt",
+                 "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]:
+        stored = client.get_object(Bucket=BUCKET, Key=f"{s3_key(PROJECT)}/{path}")["Body"].read()
+        assert stored == (REPO / path).read_bytes(), path
+
+
+def test_headless_run_writes_the_executed_notebook_with_emr_parameters_to_s3(s3_run):
+    executed = nbformat.reads(s3_run.get_object(Bucket=BUCKET, Key=s3_key(EXECUTED))["Body"].read().decode(), 4)
+    assert not executed.metadata.papermill.exception
+    parameters = executed.metadata.papermill.parameters
+    emr_params = yaml.safe_load((REPO / "params" / "emr.yaml").read_text())
+    assert set(emr_params) <= set(parameters)
+    assert (parameters["input_path"], parameters["weights"], parameters["output_path"]) == (INPUT, WEIGHTS, OUTPUT)
+    assert not [output for cell in executed.cells if cell.cell_type == "code" for output in cell.outputs
+                if output.output_type == "error"]
+
+
+def test_s3_run_meets_the_output_contract_with_paths_relative_to_the_s3_input(s3_endpoint, s3_run, ci_inputs):
+    images, _ = ci_inputs
+    storage = {"endpoint_url": s3_endpoint, "key": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+               "secret": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+    features = pd.read_parquet(f"{OUTPUT}/features", storage_options=storage)
+    csv = pd.read_csv(f"{OUTPUT}/pca_features.csv", storage_options=storage)
+    relative = [str(path.relative_to(images)) for path in images.rglob("*.jpg")]
+    assert_output_contract(features, csv, INPUT, relative, list(FRUITS)[:CI_CLASSES], CI_PARAMS["pca_k"])
+
+
+def test_s3_run_is_committed_by_a_manifest_listing_every_output_on_s3_including_the_report(s3_run):
+    manifest = json.loads(s3_run.get_object(Bucket=BUCKET, Key=f"{s3_key(OUTPUT)}/manifest.json")["Body"].read())
+    images = CI_CLASSES * CI_PER_CLASS
+    assert manifest["counts"] == {"found": images, "featurized": images, "rejected": 0}
+    listed = s3_run.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_key(OUTPUT)}/")["Contents"]
+    on_s3 = sorted(item["Key"][len(s3_key(OUTPUT)) + 1:] for item in listed)
+    outputs = set(manifest["outputs"])
+    assert outputs <= set(on_s3)
+    assert {"pca_features.csv", "report/explained_variance.png", "report/pca_scatter.png"} <= outputs
+    assert any(path.startswith("features/part-") for path in outputs)

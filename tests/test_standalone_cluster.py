@@ -1,0 +1,100 @@
+"""A cluster before the cluster: the notebook against a Spark standalone cluster on loopback, a
+master and two workers started with pyspark's own launch script (bin/spark-class; the pyspark wheel
+has no sbin/start-master.sh), each worker a separate JVM whose executor has its own Python workers.
+What only works in local mode (closures reaching driver globals, driver-only files, a model not
+built on the workers) fails here."""
+
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyspark
+import pytest
+
+from conftest import CI_CLASSES, CI_PARAMS, cell_output, notebook_env, run_papermill
+from contract import assert_output_contract
+from sample_images import FRUITS
+
+SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
+WORKERS = 2
+
+
+def free_loopback_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, what, timeout=90):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster(tmp_path_factory):
+    """spark://127.0.0.1:PORT with two registered workers (1 core, 1 GiB each); their work folders."""
+    folder = tmp_path_factory.mktemp("standalone")
+    port = free_loopback_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    env = {**notebook_env(), "SPARK_LOG_DIR": str(folder / "logs")}
+    daemons = []
+
+    def start(name, *args):
+        log = open(folder / f"{name}.log", "w")
+        daemons.append(subprocess.Popen([str(SPARK_CLASS), *args], stdout=log, stderr=subprocess.STDOUT, env=env))
+        return folder / f"{name}.log"
+
+    master_log = start("master", "org.apache.spark.deploy.master.Master",
+                       "--host", "127.0.0.1", "--port", str(port), "--webui-port", "0")
+    work_dirs = [folder / f"worker-{i}" for i in range(WORKERS)]
+    for i, work_dir in enumerate(work_dirs):
+        start(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", master_url, "--host", "127.0.0.1",
+              "--cores", "1", "--memory", "1g", "--webui-port", "0", "--work-dir", str(work_dir))
+    try:
+        wait_for(lambda: master_log.read_text().count("Registering worker") == WORKERS,
+                 f"{WORKERS} workers not registered with {master_url} (see {folder})")
+        yield master_url, work_dirs
+    finally:
+        for daemon in daemons:
+            daemon.terminate()
+        for daemon in daemons:
+            daemon.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def standalone_run(standalone_cluster, ci_inputs, tmp_path_factory):
+    master_url, _ = standalone_cluster
+    output = tmp_path_factory.mktemp("standalone-run")
+    process = run_papermill(output / "executed.ipynb", "output_path", output, "spark_master", master_url)
+    assert process.returncode == 0, process.stderr[-5000:]
+    return output
+
+
+def test_notebook_on_a_two_worker_standalone_cluster_meets_the_output_contract(standalone_run, ci_inputs):
+    images, _ = ci_inputs
+    relative = [str(path.relative_to(images)) for path in images.rglob("*.jpg")]
+    assert_output_contract(pd.read_parquet(standalone_run / "features"),
+                           pd.read_csv(standalone_run / "pca_features.csv"),
+                           f"file:{images}", relative, list(FRUITS)[:CI_CLASSES], CI_PARAMS["pca_k"])
+
+
+def test_each_worker_jvm_ran_an_executor_of_the_run(standalone_cluster, standalone_run):
+    master_url, work_dirs = standalone_cluster
+    executed = standalone_run / "executed.ipynb"
+    assert cell_output(executed, r"master (\S+),").group(1) == master_url
+    application = cell_output(executed, r"application (app-\S+)").group(1)
+    for work_dir in work_dirs:
+        assert (work_dir / application).is_dir() and any((work_dir / application).iterdir()), \
+            f"no executor of {application} on the worker of {work_dir}"
+
+
+def test_model_is_built_on_the_workers_once_per_python_worker(standalone_run):
+    builds = int(cell_output(standalone_run / "executed.ipynb", r"models built on the workers: (\d+)").group(1))
+    assert CI_PARAMS["num_partitions"] > WORKERS  # more partitions than Python workers
+    assert 1 <= builds <= WORKERS
