@@ -2,8 +2,10 @@
 
 Same machine, same images (100x100 JPEGs of 8 classes), same weights (tools/fixture_weights.py):
   (a) bench/original_method.py, the original notebook's method, at 1,000 and 4,000 images;
-  (b) raw MobileNetV2 feature inference, no Spark: Keras model.predict (median of several runs,
-      it is bimodal) and ONNX Runtime (the notebook's runtime), batches of 64, FP32;
+  (b) raw MobileNetV2 feature inference, no Spark (bench/raw_inference.py): Keras model.predict
+      (median of several runs, it is bimodal) and ONNX Runtime (the notebook's runtime), batches
+      of 64, FP32, and ONNX Runtime with the notebook's settings (one single-thread session per
+      core, its batch size); the fastest of them is the yardstick;
   (c) notebooks/featurize.ipynb through papermill, at 1,000 and 4,000 images.
 For (a) and (c), the wall time of each whole run (a new process: Spark start to written CSV; the
 fastest of --repeat runs) gives the marginal throughput, 3,000 / (t4000 - t1000), and the fixed cost, t1000 - 1000 /
@@ -24,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+import papermill
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,6 +34,7 @@ sys.path.insert(0, str(REPO / "tools"))
 from sample_images import FRUITS, make_sample  # noqa: E402
 
 WORK = REPO / "build" / "bench"
+NOTEBOOK = REPO / "notebooks" / "featurize.ipynb"
 SIZES = [1000, 4000]  # --sizes changes them, for a quick trial of the benchmark itself
 
 
@@ -77,35 +80,12 @@ def make_images(count):
     return folder
 
 
-def raw_inference(weights, images_folder, repetitions=5, batch=64, count=512):
-    """Images per second of Keras model.predict and ONNX Runtime on the same preprocessed batches."""
-    script = f"""
-import json, statistics, time, numpy as np, keras, tensorflow as tf, tf2onnx, onnxruntime
-from PIL import Image
-from pathlib import Path
-paths = sorted(Path({str(images_folder)!r}).rglob("*.jpg"))[:{count}]
-x = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224), Image.BILINEAR), np.float32) for p in paths]) / 127.5 - 1
-base = keras.applications.MobileNetV2(weights=None, include_top=True); base.load_weights({str(weights)!r})
-model = keras.Model(base.input, base.layers[-2].output)
-spec = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="images"),)
-proto, _ = tf2onnx.convert.from_function(tf.function(lambda i: model(i, training=False)), input_signature=spec, opset=17)
-session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-runtimes = {{"keras_predict": lambda b: model.predict(b, batch_size={batch}, verbose=0),
-            "onnxruntime": lambda b: session.run(None, {{"images": b}})[0]}}
-rates = {{}}
-for name, run in runtimes.items():
-    run(x[:{batch}])
-    speeds = []
-    for _ in range({repetitions}):
-        started = time.perf_counter()
-        for start in range(0, len(x), {batch}):
-            run(x[start:start + {batch}])
-        speeds.append(len(x) / (time.perf_counter() - started))
-    rates[name] = {{"median": statistics.median(speeds), "best": max(speeds), "all": speeds}}
-print("RESULT" + json.dumps(rates))
-"""
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    return json.loads(output.split("RESULT", 1)[1])
+def raw_inference(weights, images_folder):
+    """Images per second of the raw runtimes (bench/raw_inference.py), in a process of their own."""
+    batch_size = papermill.inspect_notebook(str(NOTEBOOK))["inference_batch_size"]["default"]
+    output = subprocess.run([sys.executable, str(REPO / "bench" / "raw_inference.py"), str(weights), str(images_folder),
+                             batch_size], capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def fit(times):
@@ -134,7 +114,7 @@ def main():
     methods = {
         "original": lambda size: [sys.executable, "bench/original_method.py", folders[size],
                                   WORK / f"original-{size}", weights],
-        "notebook": lambda size: [sys.executable, "-m", "papermill", "notebooks/featurize.ipynb",
+        "notebook": lambda size: [sys.executable, "-m", "papermill", NOTEBOOK,
                                   WORK / f"notebook-{size}.ipynb", "-k", "python3", "-f", "params/local.yaml",
                                   "-p", "input_path", folders[size], "-p", "output_path", WORK / f"notebook-{size}",
                                   "-p", "weights", weights, "-p", "num_partitions", 8],

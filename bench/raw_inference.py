@@ -1,0 +1,95 @@
+"""Raw MobileNetV2 feature inference, no Spark: (b) of the benchmark.
+
+Images per second on the same preprocessed images (224x224, FP32), each runtime warmed up first and
+timed `--repetitions` times:
+  keras_predict                Keras `model.predict`, batches of 64 (bimodal from run to run);
+  onnxruntime                  ONNX Runtime, the Keras model converted as the notebook converts it
+                               (tf2onnx), one session with its default threads, batches of 64;
+  onnxruntime_notebook_settings  ONNX Runtime as the notebook's workers run it: one single-thread
+                               session per core, each on its own share of the batches, in parallel,
+                               batches of the notebook's default `inference_batch_size`.
+Prints one JSON line: {runtime: {"median", "best", "all"}}.
+
+    python bench/raw_inference.py WEIGHTS_FILE IMAGES_FOLDER NOTEBOOK_BATCH_SIZE
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnxruntime
+import tensorflow as tf
+import tf2onnx
+from PIL import Image
+
+BATCH = 64  # the issue's raw figures: batches of 64
+IMAGES = 512
+
+
+def load_images(folder, count):
+    """The first `count` images of a folder tree, as MobileNetV2 inputs in [-1, 1]."""
+    paths = sorted(Path(folder).rglob("*.jpg"))[:count]
+    pixels = [np.asarray(Image.open(path).convert("RGB").resize((224, 224), Image.BILINEAR), np.float32) for path in paths]
+    return np.stack(pixels) / 127.5 - 1.0
+
+
+def onnx_session(model_bytes, threads=None):
+    """An ONNX Runtime CPU session, with `threads` threads per call (None: its default)."""
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def rate(run_all, images, repetitions):
+    """Images per second of run_all(images) over several timed runs, after one warm-up run."""
+    run_all(images)
+    speeds = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        run_all(images)
+        speeds.append(len(images) / (time.perf_counter() - started))
+    return {"median": statistics.median(speeds), "best": max(speeds), "all": speeds}
+
+
+def in_batches(run, batch):
+    """A function running `run` on consecutive batches of its input."""
+    return lambda images: [run(images[start:start + batch]) for start in range(0, len(images), batch)]
+
+
+def main(weights, folder, notebook_batch_size, repetitions=5):
+    images = load_images(folder, IMAGES)
+    base = keras.applications.MobileNetV2(weights=None, include_top=True)
+    base.load_weights(weights)
+    model = keras.Model(base.input, base.layers[-2].output)
+    signature = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="images"),)
+    proto, _ = tf2onnx.convert.from_function(tf.function(lambda batch: model(batch, training=False)),
+                                             input_signature=signature, opset=17)
+    model_bytes = proto.SerializeToString()
+
+    session = onnx_session(model_bytes)
+    cores = os.cpu_count()
+    per_core = [onnx_session(model_bytes, threads=1) for _ in range(cores)]
+    pool = ThreadPoolExecutor(cores)  # ONNX Runtime releases the GIL while it runs
+
+    def notebook_settings(images):
+        shares = np.array_split(images, cores)
+        list(pool.map(lambda pair: in_batches(lambda b: pair[0].run(None, {"images": b}), notebook_batch_size)(pair[1]),
+                      zip(per_core, shares)))
+
+    runtimes = {
+        "keras_predict": in_batches(lambda batch: model.predict(batch, batch_size=BATCH, verbose=0), BATCH),
+        "onnxruntime": in_batches(lambda batch: session.run(None, {"images": batch}), BATCH),
+        "onnxruntime_notebook_settings": notebook_settings,
+    }
+    print(json.dumps({name: rate(run_all, images, repetitions) for name, run_all in runtimes.items()}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
