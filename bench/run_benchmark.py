@@ -140,9 +140,18 @@ def main():
     results["ratios"] = {
         "notebook_vs_original_marginal": round(notebook["marginal_images_per_second"] / original["marginal_images_per_second"], 2),
         "notebook_vs_fastest_raw_marginal": round(notebook["marginal_images_per_second"] / fastest_raw, 2),
+        "notebook_vs_each_raw_best": {name: round(notebook["marginal_images_per_second"] / rates["best"], 2)
+                                      for name, rates in raw.items()},
         "notebook_vs_keras_predict_median": round(notebook["marginal_images_per_second"] / raw["keras_predict"]["median"], 2),
         "notebook_vs_original_fixed": round(notebook["fixed_seconds"] / original["fixed_seconds"], 2),
         "notebook_worker_memory_large_vs_small": round(notebook["worker_peak_mb"][SIZES[1]] / max(notebook["worker_peak_mb"][SIZES[0]], 1), 2),
+    }
+    ratios = results["ratios"]
+    results["targets_met"] = {  # the targets
+        "marginal at least 5x the original's": ratios["notebook_vs_original_marginal"] >= 5,
+        "marginal at least 0.7x the fastest raw inference": ratios["notebook_vs_fastest_raw_marginal"] >= 0.7,
+        "fixed cost at most 1/3 of the original's": ratios["notebook_vs_original_fixed"] <= 1 / 3,
+        "worker peak memory at 4,000 within 10% of 1,000": ratios["notebook_worker_memory_large_vs_small"] <= 1.1,
     }
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
@@ -156,6 +165,7 @@ def main():
     for name, rates in raw.items():
         print(f"(b) raw {name:<20} median {rates['median']:.0f} img/s, best {rates['best']:.0f} img/s")
     print("ratios:", json.dumps(results["ratios"]))
+    print("targets met:", json.dumps(results["targets_met"]))
     print(f"benchmark done: results in {WORK / 'results.json'}")
 
 
