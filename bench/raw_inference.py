@@ -47,6 +47,11 @@ def onnx_session(model_bytes, threads=None):
     return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
+def onnx_features(session):
+    """A function running the session on one batch of images."""
+    return lambda batch: session.run(None, {"images": batch})[0]
+
+
 def rate(run_all, images, repetitions):
     """Images per second of run_all(images) over several timed runs, after one warm-up run."""
     run_all(images)
@@ -73,20 +78,14 @@ def main(weights, folder, notebook_batch_size, repetitions=5):
                                              input_signature=signature, opset=17)
     model_bytes = proto.SerializeToString()
 
-    session = onnx_session(model_bytes)
     cores = os.cpu_count()
-    per_core = [onnx_session(model_bytes, threads=1) for _ in range(cores)]
+    per_core = [in_batches(onnx_features(onnx_session(model_bytes, threads=1)), notebook_batch_size) for _ in range(cores)]
     pool = ThreadPoolExecutor(cores)  # ONNX Runtime releases the GIL while it runs
-
-    def notebook_settings(images):
-        shares = np.array_split(images, cores)
-        list(pool.map(lambda pair: in_batches(lambda b: pair[0].run(None, {"images": b}), notebook_batch_size)(pair[1]),
-                      zip(per_core, shares)))
-
     runtimes = {
         "keras_predict": in_batches(lambda batch: model.predict(batch, batch_size=BATCH, verbose=0), BATCH),
-        "onnxruntime": in_batches(lambda batch: session.run(None, {"images": batch}), BATCH),
-        "onnxruntime_notebook_settings": notebook_settings,
+        "onnxruntime": in_batches(onnx_features(onnx_session(model_bytes)), BATCH),
+        "onnxruntime_notebook_settings": lambda images: list(pool.map(lambda run, share: run(share),
+                                                                      per_core, np.array_split(images, cores))),
     }
     print(json.dumps({name: rate(run_all, images, repetitions) for name, run_all in runtimes.items()}))
 

@@ -4,7 +4,6 @@ has no sbin/start-master.sh), each worker a separate JVM whose executor has its 
 What only works in local mode (closures reaching driver globals, driver-only files, a model not
 built on the workers) fails here."""
 
-import re
 import socket
 import subprocess
 import time
