@@ -84,7 +84,7 @@ def test_executors_drivers_and_livy_sessions_run_python_3_11():
     assert spark_env["Properties"]["PYSPARK_PYTHON"] == "/usr/bin/python3.11"
 
 
-def test_arrow_batches_and_executor_sizing_for_the_pandas_udf():
+def test_arrow_batches_and_executor_sizing_for_the_featurizer():
     spark_defaults = classification(configurations(), "spark-defaults")["Properties"]
     assert spark_defaults["spark.sql.execution.arrow.pyspark.enabled"] == "true"
     assert int(spark_defaults["spark.sql.execution.arrow.maxRecordsPerBatch"]) > 0
