@@ -96,8 +96,9 @@ def fit(times):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=SIZES, help="the two image counts (default 1000 4000)")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs of each method and size, the fastest kept: the machines are shared and noisy (default 2)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each method and size, the fastest kept: the machines are shared and noisy, and "
+                             "with 2 the marginal throughput moved by 30%% between benchmarks (default 3)")
     args = parser.parse_args()
     SIZES[:] = args.sizes
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
@@ -123,35 +124,36 @@ def main():
         for size in SIZES:
             print(f"({'a' if name == 'original' else 'c'}) {name} at {size} images, {args.repeat} runs ...", flush=True)
             measured = [timed_run([str(part) for part in command(size)], env) for _ in range(args.repeat)]
-            runs[(name, size)] = {"seconds": round(min(seconds for seconds, _ in measured), 1),
-                                  "worker_peak_mb": round(max(memory for _, memory in measured))}
+            runs[(name, size)] = {"seconds": min(seconds for seconds, _ in measured),
+                                  "worker_peak_mb": max(memory for _, memory in measured)}
 
     results = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30),
                            "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
                "raw_inference_images_per_second": raw, "runs": {}}
-    for name in methods:
-        marginal, fixed = fit({size: runs[(name, size)]["seconds"] for size in SIZES})
-        results["runs"][name] = {"wall_seconds": {size: runs[(name, size)]["seconds"] for size in SIZES},
-                                 "worker_peak_mb": {size: runs[(name, size)]["worker_peak_mb"] for size in SIZES},
+    fitted = {name: fit({size: runs[(name, size)]["seconds"] for size in SIZES}) for name in methods}
+    for name, (marginal, fixed) in fitted.items():
+        results["runs"][name] = {"wall_seconds": {size: round(runs[(name, size)]["seconds"], 1) for size in SIZES},
+                                 "worker_peak_mb": {size: round(runs[(name, size)]["worker_peak_mb"]) for size in SIZES},
                                  "marginal_images_per_second": round(marginal, 1), "fixed_seconds": round(fixed, 1)}
-    original, notebook = results["runs"]["original"], results["runs"]["notebook"]
+    (original_marginal, original_fixed), (marginal, fixed) = fitted["original"], fitted["notebook"]
     fastest_raw = max(rates["best"] for rates in raw.values())
-    results["ratios"] = {
-        "notebook_vs_original_marginal": round(notebook["marginal_images_per_second"] / original["marginal_images_per_second"], 2),
-        "notebook_vs_fastest_raw_marginal": round(notebook["marginal_images_per_second"] / fastest_raw, 2),
-        "notebook_vs_each_raw_best": {name: round(notebook["marginal_images_per_second"] / rates["best"], 2)
-                                      for name, rates in raw.items()},
-        "notebook_vs_keras_predict_median": round(notebook["marginal_images_per_second"] / raw["keras_predict"]["median"], 2),
-        "notebook_vs_original_fixed": round(notebook["fixed_seconds"] / original["fixed_seconds"], 2),
-        "notebook_worker_memory_large_vs_small": round(notebook["worker_peak_mb"][SIZES[1]] / max(notebook["worker_peak_mb"][SIZES[0]], 1), 2),
+    ratios = {
+        "notebook_vs_original_marginal": marginal / original_marginal,
+        "notebook_vs_fastest_raw_marginal": marginal / fastest_raw,
+        "notebook_vs_keras_predict_median": marginal / raw["keras_predict"]["median"],
+        "notebook_vs_original_fixed": fixed / original_fixed,
+        "notebook_worker_memory_large_vs_small": (runs[("notebook", SIZES[1])]["worker_peak_mb"]
+                                                  / runs[("notebook", SIZES[0])]["worker_peak_mb"]),
     }
-    ratios = results["ratios"]
-    results["targets_met"] = {  # the targets
+    results["targets_met"] = {  # the targets, on the unrounded ratios
         "marginal at least 5x the original's": ratios["notebook_vs_original_marginal"] >= 5,
         "marginal at least 0.7x the fastest raw inference": ratios["notebook_vs_fastest_raw_marginal"] >= 0.7,
         "fixed cost at most 1/3 of the original's": ratios["notebook_vs_original_fixed"] <= 1 / 3,
         "worker peak memory at 4,000 within 10% of 1,000": ratios["notebook_worker_memory_large_vs_small"] <= 1.1,
     }
+    results["ratios"] = {name: round(value, 3) for name, value in ratios.items()}
+    results["ratios"]["notebook_vs_each_raw_best"] = {
+        name: round(marginal / rates["best"], 3) for name, rates in raw.items()}
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
     small, large = SIZES
