@@ -1,7 +1,7 @@
 """Raw MobileNetV2 feature inference, no Spark: (b) of the benchmark.
 
 Images per second on the same preprocessed images (224x224, FP32), each runtime warmed up first and
-timed `--repetitions` times:
+timed five times:
   keras_predict                Keras `model.predict`, batches of 64 (bimodal from run to run);
   onnxruntime                  ONNX Runtime, the Keras model converted as the notebook converts it
                                (tf2onnx), one session with its default threads, batches of 64;
