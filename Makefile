@@ -55,6 +55,6 @@ java:
 clean:
 	rm -rf build output data/sample
 
-# Benchmark (prints a table, writes build/bench/results.json): several minutes on 2 cores.
+# Benchmark (prints a table, writes build/bench/results.json): 20 to 35 minutes on 2 cores.
 bench: $(BIN)/.runtime java
 	$(BIN)/python bench/run_benchmark.py

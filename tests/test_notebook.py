@@ -15,6 +15,15 @@ def read_features(output):
     return read_output(output)[1]
 
 
+def assert_equal_up_to_sign(scores, expected):
+    """Each column of scores equals the same column of expected, or its negative (PCA's sign is free)."""
+    assert scores.shape == expected.shape
+    for i in range(expected.shape[1]):
+        sign = np.sign(expected[:, i] @ scores[:, i])
+        np.testing.assert_allclose(sign * scores[:, i], expected[:, i], atol=1e-4 * np.abs(expected).max(),
+                                   err_msg=f"component {i + 1}")
+
+
 def test_one_row_per_image_labelled_with_its_folder_name(ci_run, ci_inputs):
     features = read_features(ci_run)
     images, _ = ci_inputs
@@ -47,10 +56,28 @@ def test_pca_scores_equal_numpy_pca_of_the_features_up_to_sign(ci_run):
     centred = x - x.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     expected = centred @ components[:k].T
-    for i in range(k):
-        sign = np.sign(expected[:, i] @ scores[:, i])
-        np.testing.assert_allclose(sign * scores[:, i], expected[:, i], atol=1e-4 * np.abs(expected).max(),
-                                   err_msg=f"component {i + 1}")
+    assert_equal_up_to_sign(scores, expected)
+
+
+def test_pca_is_the_one_spark_ml_pca_fit_finds(ci_run):
+    """The notebook builds Spark ML's PCAModel from its own covariance: PCA.fit must agree with it."""
+    from pyspark.ml.feature import PCA
+    from pyspark.ml.functions import array_to_vector
+    from pyspark.sql import SparkSession
+
+    manifest, features = read_output(ci_run)
+    x, k = np.stack(features["features"]).astype(np.float64), manifest["pca"]["k"]
+    spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", 1).getOrCreate())
+    try:
+        vectors = spark.createDataFrame([(row.tolist(),) for row in x], "features array<double>")
+        fitted = PCA(k=k, inputCol="v").fit(vectors.select(array_to_vector("features").alias("v")))
+        fitted_variance, components = fitted.explainedVariance.toArray(), fitted.pc.toArray()
+    finally:
+        spark.stop()
+    np.testing.assert_allclose(manifest["pca"]["explained_variance"], fitted_variance, rtol=1e-6)
+    expected, scores = (x - x.mean(axis=0)) @ components, np.stack(features["pca"])
+    assert_equal_up_to_sign(scores, expected)
 
 
 def test_csv_has_relative_image_paths_labels_and_k_components(ci_run, ci_inputs):
