@@ -1,7 +1,8 @@
 """Raw MobileNetV2 feature inference, no Spark: (b) of the benchmark.
 
-Images per second on the same preprocessed images (224x224, FP32), each runtime warmed up first and
-timed five times:
+Images per second on the same images, preprocessed by the notebook's own functions (decode,
+model_input: the original method's resize, 224x224, FP32), each runtime warmed up first and timed
+five times:
   keras_predict                Keras `model.predict`, batches of 64 (bimodal from run to run);
   onnxruntime                  ONNX Runtime, the Keras model converted as the notebook converts it
                                (tf2onnx), one session with its default threads, batches of 64;
@@ -24,27 +25,20 @@ from pathlib import Path
 import keras
 import numpy as np
 import onnxruntime
-import tensorflow as tf
-import tf2onnx
-from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from notebook_code import notebook_functions  # noqa: E402
+
+notebook = notebook_functions()
 
 BATCH = 64  # the issue's raw figures: batches of 64
 IMAGES = 512
 
 
 def load_images(folder, count):
-    """The first `count` images of a folder tree, as MobileNetV2 inputs in [-1, 1]."""
+    """The first `count` images of a folder tree, as the notebook gives them to MobileNetV2."""
     paths = sorted(Path(folder).rglob("*.jpg"))[:count]
-    pixels = [np.asarray(Image.open(path).convert("RGB").resize((224, 224), Image.BILINEAR), np.float32) for path in paths]
-    return np.stack(pixels) / 127.5 - 1.0
-
-
-def onnx_session(model_bytes, threads=None):
-    """An ONNX Runtime CPU session, with `threads` threads per call (None: its default)."""
-    options = onnxruntime.SessionOptions()
-    if threads:
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    return onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    return notebook.model_input([notebook.decode(path.read_bytes()) for path in paths])
 
 
 def onnx_features(session):
@@ -73,17 +67,15 @@ def main(weights, folder, notebook_batch_size, repetitions=5):
     base = keras.applications.MobileNetV2(weights=None, include_top=True)
     base.load_weights(weights)
     model = keras.Model(base.input, base.layers[-2].output)
-    signature = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="images"),)
-    proto, _ = tf2onnx.convert.from_function(tf.function(lambda batch: model(batch, training=False)),
-                                             input_signature=signature, opset=17)
-    model_bytes = proto.SerializeToString()
+    model_bytes = notebook.to_onnx(model)
 
     cores = os.cpu_count()
-    per_core = [in_batches(onnx_features(onnx_session(model_bytes, threads=1)), notebook_batch_size) for _ in range(cores)]
+    per_core = [in_batches(onnx_features(notebook.onnx_session(model_bytes, threads=1)), notebook_batch_size) for _ in range(cores)]
     pool = ThreadPoolExecutor(cores)  # ONNX Runtime releases the GIL while it runs
     runtimes = {
         "keras_predict": in_batches(lambda batch: model.predict(batch, batch_size=BATCH, verbose=0), BATCH),
-        "onnxruntime": in_batches(onnx_features(onnx_session(model_bytes)), BATCH),
+        "onnxruntime": in_batches(onnx_features(onnxruntime.InferenceSession(
+            model_bytes, providers=["CPUExecutionProvider"])), BATCH),  # its default threads
         "onnxruntime_notebook_settings": lambda images: list(pool.map(lambda run, share: run(share),
                                                                       per_core, np.array_split(images, cores))),
     }

@@ -28,7 +28,7 @@ def calibration_batch(count_per_class=4):
     """Sample fruit images, preprocessed as the notebook does (224x224 RGB scaled to [-1, 1])."""
     with tempfile.TemporaryDirectory() as folder:
         paths = make_sample(folder, per_class=count_per_class, seed=12345)
-        images = [np.asarray(Image.open(p).convert("RGB").resize((224, 224), Image.BILINEAR)) for p in paths]
+        images = [np.asarray(Image.open(p).convert("RGB").resize((224, 224), Image.Resampling.BICUBIC)) for p in paths]
     return keras.applications.mobilenet_v2.preprocess_input(np.stack(images).astype(np.float32))
 
 
