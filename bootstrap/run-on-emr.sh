@@ -193,7 +193,8 @@ log "cluster $cluster_id created; it terminates itself when the step ends (Ctrl-
 state=""
 while :; do
   new_state="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
-    --query Cluster.Status.State --output text)" || fail "cannot read the state of $cluster_id: see 'aws emr describe-cluster --cluster-id $cluster_id'"
+    --query Cluster.Status.State --output text)" \
+    || fail "cannot read the state of $cluster_id (it still terminates when its step ends): see 'aws emr describe-cluster --cluster-id $cluster_id'"
   [ "$new_state" = "$state" ] || log "cluster $cluster_id: $new_state"
   state="$new_state"
   case "$state" in TERMINATED|TERMINATED_WITH_ERRORS) break ;; esac
