@@ -1,29 +1,32 @@
 #!/bin/bash
-# Creates the EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
+# Creates an interactive EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
 # JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node; the Configurations of
 # bootstrap/configurations.json (JupyterHub notebooks kept in the project's bucket); logs in S3; and
-# an idle auto-termination timeout, so a forgotten cluster stops costing money.
+# an idle auto-termination timeout (15 minutes by default), so a forgotten cluster stops costing money.
+# For a headless run, bootstrap/run-on-emr.sh is cheaper: a right-sized cluster that ends with its run.
 # Run bootstrap/upload.sh first: the cluster reads the bootstrap and requirements.txt from S3.
 #
 # Usage:
 #   bootstrap/create-cluster.sh s3://BUCKET/PREFIX [options]
 # Options (defaults in brackets):
 #   --region REGION          [eu-west-1]
-#   --primary-type TYPE      [m5.xlarge]   primary node: JupyterHub, Livy, the driver of headless runs
+#   --primary-type TYPE      [m5.2xlarge]  primary node: JupyterHub, Livy and every driver (32 GiB: room for 3)
 #   --core-type TYPE         [m5.2xlarge]  core nodes: 8 vCPUs, 32 GiB (configurations.json sizes executors for it)
 #   --core-count N           [4]           32 task slots: params/emr.yaml's num_partitions is 3 times that
-#   --idle-timeout SECONDS   [3600]        terminate after this long without work (60 to 604800)
+#   --idle-timeout SECONDS   [900]         terminate after this long idle (60 to 604800): no YARN application
+#                                          (an open Livy session is one), no pending step, no UI in use
 #   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
 #   --subnet-id ID           []            a subnet of your VPC (default: the default VPC)
 #   --weights s3://...h5     []            copy this weights file to every node (clusters without internet)
 #   --name NAME              [fruits-featurize]
 #
-# Options of `aws emr create-cluster`: https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
-# Idle auto-termination: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-auto-termination-policy.html
+# Idle auto-termination (what counts as idle, 60 s minimum):
+#   https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-auto-termination-policy.html
 set -euo pipefail
 
-RELEASE_LABEL="emr-7.10.0"  # Spark 3.5.5 and Python 3.11: the pins of requirements.txt match it
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
+source "$HERE/emr-cluster.sh"
 
 log() { echo "[create-cluster] $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
@@ -37,14 +40,12 @@ usage() {
 project="${1%/}"
 shift
 case "$project" in s3://?*) ;; *) usage ;; esac
-bucket="${project#s3://}"
-bucket="${bucket%%/*}"
 
 region="eu-west-1"
-primary_type="m5.xlarge"
+primary_type="m5.2xlarge"
 core_type="m5.2xlarge"
 core_count=4
-idle_timeout=3600
+idle_timeout=900
 key_name=""
 subnet_id=""
 weights=""
@@ -77,34 +78,16 @@ aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
-# JupyterHub keeps its notebooks in the project's bucket (configurations.json names YOUR-BUCKET).
-sed "s/YOUR-BUCKET/$bucket/g" "$HERE/configurations.json" > "$workdir/configurations.json"
+primary_market=ON_DEMAND  # the primary holds every driver, Livy and JupyterHub: never spot here
+core_market=ON_DEMAND
+cluster_request "$workdir"
 
-bootstrap_args="--requirements,$project/requirements.txt"
-[ -z "$weights" ] || bootstrap_args="$bootstrap_args,--weights,$weights"
-
-ec2_attributes="InstanceProfile=EMR_EC2_DefaultRole"
-[ -z "$key_name" ] || ec2_attributes="$ec2_attributes,KeyName=$key_name"
-[ -z "$subnet_id" ] || ec2_attributes="$ec2_attributes,SubnetId=$subnet_id"
-
-log "creating $RELEASE_LABEL cluster '$name' in $region: 1 x $primary_type + $core_count x $core_type"
-cluster_id="$(aws emr create-cluster \
-  --region "$region" \
-  --name "$name" \
-  --release-label "$RELEASE_LABEL" \
-  --applications Name=Hadoop Name=Spark Name=Livy Name=JupyterHub \
-  --instance-groups \
-    "InstanceGroupType=MASTER,InstanceCount=1,InstanceType=$primary_type" \
-    "InstanceGroupType=CORE,InstanceCount=$core_count,InstanceType=$core_type" \
-  --service-role EMR_DefaultRole \
-  --ec2-attributes "$ec2_attributes" \
-  --bootstrap-actions "Path=$bootstrap_script,Name=install-python-packages,Args=[$bootstrap_args]" \
-  --configurations "file://$workdir/configurations.json" \
-  --log-uri "$project/logs/" \
+log "creating $RELEASE_LABEL cluster '$name' in $region: 1 x $primary_type + $core_count x $core_type, idle timeout ${idle_timeout}s"
+cluster_id="$(aws emr create-cluster "${request[@]}" \
   --auto-termination-policy "IdleTimeout=$idle_timeout" \
   --query ClusterId --output text)" \
   || fail "aws emr create-cluster failed (see the error above). First time in this account? Run 'aws emr create-default-roles --region $region'"
 
 log "next: aws emr wait cluster-running --region $region --cluster-id $cluster_id, then bootstrap/submit-run.sh --region $region $cluster_id $project"
 echo "$cluster_id"
-log "OK: cluster $cluster_id starting in $region; logs in $project/logs/; terminates after ${idle_timeout}s idle"
+log "OK: cluster $cluster_id starting in $region; logs in $project/logs/; terminates after ${idle_timeout}s idle (a Livy session counts as busy until Livy ends it, 1 h after its last statement)"

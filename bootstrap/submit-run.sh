@@ -10,6 +10,10 @@
 # Steps and command-runner.jar: https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-commandrunner.html
 set -euo pipefail
 
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
+source "$HERE/emr-cluster.sh"
+
 log() { echo "[submit-run] $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 
@@ -35,21 +39,8 @@ command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https:
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 executed="$project/runs/$run_id/featurize.ipynb"
 
-# JSON string of $1 (the step's arguments can hold any characters).
-json_string() {
-  local value="${1//\\/\\\\}"
-  printf '"%s"' "${value//\"/\\\"}"
-}
-
-# The step runs `bash -c SCRIPT run-notebook PROJECT EXECUTED ARGS...` on the primary node: the
-# arguments reach run-notebook.sh as "$@", never re-parsed by a shell.
-# shellcheck disable=SC2016  # expanded by the step's bash, not here
-script='aws s3 cp --only-show-errors "$1/bootstrap/run-notebook.sh" /tmp/run-notebook.sh && exec bash /tmp/run-notebook.sh "$@"'
-args="$(json_string bash),$(json_string -c),$(json_string "$script"),$(json_string run-notebook)"
-for argument in "$project" "$executed" "$@"; do
-  args="$args,$(json_string "$argument")"
-done
-steps="[{\"Type\": \"CUSTOM_JAR\", \"Name\": \"featurize $run_id\", \"ActionOnFailure\": \"CONTINUE\", \"Jar\": \"command-runner.jar\", \"Args\": [$args]}]"
+# ActionOnFailure CONTINUE: a failed run leaves the interactive cluster up for the next one.
+steps="$(notebook_step_json "featurize $run_id" CONTINUE "$project" "$executed" "$@")"
 
 step_id="$(aws emr add-steps ${region_args[@]+"${region_args[@]}"} --cluster-id "$cluster_id" \
   --steps "$steps" --query 'StepIds[0]' --output text)" \

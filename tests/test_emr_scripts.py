@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_s3_object
+from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
 from conftest import REPO
 
 BOOTSTRAP = REPO / "bootstrap"
 PROJECT = "s3://my-bucket/fruits-featurize"
-SCRIPTS = ["install-packages.sh", "create-cluster.sh", "upload.sh", "run-notebook.sh", "submit-run.sh"]
+SCRIPTS = ["install-packages.sh", "emr-cluster.sh", "create-cluster.sh", "upload.sh", "run-notebook.sh",
+           "submit-run.sh", "run-on-emr.sh"]
 # Configuration classifications of EMR 7.x used here (Release Guide, "Configure applications":
 # https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-configure-apps.html).
 EMR_CLASSIFICATIONS = {"spark", "spark-defaults", "spark-env", "export", "livy-conf", "jupyter-s3-conf",
@@ -55,7 +56,8 @@ def classification(items, name):
 
 def test_every_script_is_shellcheck_clean_and_strict():
     scripts = [BOOTSTRAP / name for name in SCRIPTS]
-    process = subprocess.run([str(Path(sys.executable).parent / "shellcheck"), *map(str, scripts)],
+    process = subprocess.run([str(Path(sys.executable).parent / "shellcheck"), "--external-sources",
+                              *map(str, scripts)],
                              capture_output=True, text=True)
     assert process.returncode == 0, process.stdout
     for script in scripts:
@@ -94,9 +96,16 @@ def test_arrow_batches_and_executor_sizing_for_the_featurizer():
     assert 2 * int(spark_defaults["spark.executor.cores"]) == 8 and 2 * memory <= 24
 
 
-def test_livy_sessions_outlive_a_long_run_and_jupyterhub_keeps_notebooks_in_s3():
-    timeout = classification(configurations(), "livy-conf")["Properties"]["livy.server.session.timeout"]
-    assert re.fullmatch(r"\d+h", timeout) and int(timeout[:-1]) >= 4, timeout  # Livy's default is 1h
+def test_livy_ends_a_forgotten_session_within_an_hour_and_runs_its_driver_on_the_primary():
+    livy = classification(configurations(), "livy-conf")["Properties"]
+    # An open session is a YARN application, so the cluster is never idle while it lives.
+    timeout = livy["livy.server.session.timeout"]
+    assert re.fullmatch(r"\d+[hm]", timeout) and int(timeout[:-1]) * (60 if timeout[-1] == "h" else 1) <= 60, timeout
+    # Client mode: the session's driver runs beside Livy on the primary, not in a core node's container.
+    assert livy["livy.spark.deploy-mode"] == "client"
+
+
+def test_jupyterhub_keeps_notebooks_in_s3():
     s3 = classification(configurations(), "jupyter-s3-conf")["Properties"]
     assert s3 == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "YOUR-BUCKET"}
 
@@ -118,13 +127,16 @@ def test_create_cluster_passes_release_applications_bootstrap_configuration_logs
     assert option(args, "--release-label") == "emr-7.10.0"
     applications = args[args.index("--applications") + 1:args.index("--applications") + 5]
     assert sorted(applications) == ["Name=Hadoop", "Name=JupyterHub", "Name=Livy", "Name=Spark"]
-    assert option(args, "--auto-termination-policy") == "IdleTimeout=3600"
+    assert option(args, "--auto-termination-policy") == "IdleTimeout=900"  # 15 minutes idle
+    assert "--auto-terminate" not in args and "--steps" not in args  # interactive: it waits for work
     assert option(args, "--log-uri") == f"{PROJECT}/logs/"
     assert option(args, "--bootstrap-actions") == (
         f"Path={PROJECT}/bootstrap/install-packages.sh,Name=install-python-packages,"
         f"Args=[--requirements,{PROJECT}/requirements.txt]")
     assert option(args, "--region") == "eu-west-1"
-    assert "InstanceType=m5.xlarge" in args[args.index("--instance-groups") + 1]
+    # The primary holds every driver (Livy's in client mode too): 32 GiB, on demand.
+    assert args[args.index("--instance-groups") + 1] == \
+        "InstanceGroupType=MASTER,InstanceCount=1,InstanceType=m5.2xlarge,Market=ON_DEMAND"
     assert "InstanceCount=4,InstanceType=m5.2xlarge" in args[args.index("--instance-groups") + 2]
     sent = json.loads(call["files"][option(args, "--configurations")])
     expected = json.loads((BOOTSTRAP / "configurations.json").read_text().replace("YOUR-BUCKET", "my-bucket"))
@@ -207,6 +219,119 @@ def test_run_notebook_refuses_to_run_on_a_core_node(tmp_path):
     process = run_script("run-notebook.sh", PROJECT, f"{PROJECT}/runs/x/featurize.ipynb",
                          env={"EMR_INSTANCE_INFO": str(instance), "PYTHON": sys.executable})
     assert process.returncode != 0 and "not the primary node" in process.stderr
+
+
+# --- run-on-emr.sh ------------------------------------------------------------------------------
+
+def cluster_creations(stub):
+    return [c for c in aws_calls(stub) if c["args"][:2] == ["emr", "create-cluster"]]
+
+
+def run_on_emr(stub, *args, env=None):
+    return run_script("run-on-emr.sh", PROJECT, *args, stub=stub, env={"POLL_SECONDS": "0", **(env or {})})
+
+
+def test_run_on_emr_uploads_then_creates_a_transient_single_node_cluster_whose_only_step_is_the_run(aws_stub):
+    process = run_on_emr(aws_stub, "--images", "90000", "-p", "input_path", "s3://my-bucket/fruits",
+                         "-p", "output_path", "s3://my-bucket/out 1", "-p", "pca_k", "50")
+    assert process.returncode == 0, process.stderr
+    calls = [c["args"] for c in aws_calls(aws_stub)]
+    uploaded = [i for i, args in enumerate(calls) if args[:2] == ["s3", "cp"]
+                and args[-1] == f"{PROJECT}/notebooks/featurize.ipynb"]
+    [creation] = cluster_creations(aws_stub)
+    assert uploaded and uploaded[0] < calls.index(creation["args"])
+    args = creation["args"]
+    # Transient: ends with its step, success or failure; no idle policy, no keep-alive.
+    assert "--auto-terminate" in args
+    assert not {"--auto-termination-policy", "--no-auto-terminate"} & set(args)
+    # 90,000 images: one m5.2xlarge on demand is the whole cluster (YARN runs the executors on it).
+    groups = args[args.index("--instance-groups") + 1:args.index("--service-role")]
+    assert groups == ["InstanceGroupType=MASTER,InstanceCount=1,InstanceType=m5.2xlarge,Market=ON_DEMAND"]
+    assert option(args, "--release-label") == "emr-7.10.0"
+    assert option(args, "--bootstrap-actions").startswith(f"Path={PROJECT}/bootstrap/install-packages.sh,")
+    [step] = json.loads(creation["files"][option(args, "--steps")])
+    assert step["ActionOnFailure"] == "TERMINATE_CLUSTER" and step["Jar"] == "command-runner.jar"
+    bash, dash_c, script, name, project, executed, *papermill = step["Args"]
+    assert (bash, dash_c, name, project) == ("bash", "-c", "run-notebook", PROJECT)
+    assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
+    # 3 partitions per executor vCPU, then the user's parameters verbatim, then a per-cell time limit.
+    assert papermill[:8] == ["-p", "num_partitions", "24", "-p", "input_path", "s3://my-bucket/fruits",
+                             "-p", "output_path"]
+    assert papermill[8:12] == ["s3://my-bucket/out 1", "-p", "pca_k", "50"]
+    assert papermill[12] == "--execution-timeout" and int(papermill[13]) >= 3600
+    # The report: the step's result, where the outputs are, billed time from the timeline, the cost.
+    assert "step: COMPLETED" in process.stdout
+    assert f"executed notebook: {executed}" in process.stdout
+    assert "manifest: s3://my-bucket/out 1/manifest.json" in process.stdout
+    assert "billed: 20 min 30 s" in process.stdout
+    # 1230 s x (0.428 + 0.096) $/h, the prices of bootstrap/prices.tsv.
+    assert "estimated cost: $0.179" in process.stdout
+
+
+def test_run_on_emr_with_spot_puts_a_single_node_on_spot_and_costs_less(aws_stub):
+    process = run_on_emr(aws_stub, "--images", "90000", "--spot", "-p", "input_path", "s3://my-bucket/fruits",
+                         "-p", "output_path", "s3://my-bucket/out")
+    assert process.returncode == 0, process.stderr
+    args = cluster_creations(aws_stub)[0]["args"]
+    assert args[args.index("--instance-groups") + 1].endswith("InstanceType=m5.2xlarge,Market=SPOT")
+    assert "estimated cost: $0.091" in process.stdout  # 1230 s x (0.171 + 0.096) $/h
+
+
+def test_run_on_emr_reports_a_failed_step_and_says_where_to_look(aws_stub):
+    stub_answers(aws_stub, {"Steps[0].Status.State": "FAILED",
+                            "Cluster.Status.StateChangeReason.Message": "Shut down as step failed"})
+    process = run_on_emr(aws_stub, "--images", "500", "-p", "input_path", "s3://my-bucket/fruits",
+                         "-p", "output_path", "s3://my-bucket/out")
+    assert process.returncode != 0
+    assert "step: FAILED" in process.stdout and "billed: 20 min 30 s" in process.stdout
+    assert "Shut down as step failed" in process.stderr and "(the failing cell)" in process.stderr
+
+
+def test_run_on_emr_counts_the_images_under_input_path(aws_stub):
+    for i in range(7):
+        stub_s3_object(aws_stub, f"s3://my-bucket/fruits/Apple/{i}.jpg")
+    process = run_on_emr(aws_stub, "--plan", "-p", "input_path", "s3://my-bucket/fruits",
+                         "-p", "output_path", "s3://my-bucket/out")
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.startswith("7 images: 1 x m5.2xlarge (ON_DEMAND), a single node")
+    assert not cluster_creations(aws_stub)
+
+
+def plan(stub, images, *options):
+    """The --plan line of run-on-emr.sh for `images` images: (cluster, billed minutes, cost in $)."""
+    process = run_on_emr(stub, "--images", str(images), "--plan", *options, "-p", "input_path", "s3://b/in",
+                         "-p", "output_path", "s3://b/out")
+    assert process.returncode == 0, process.stderr
+    match = re.fullmatch(r"\d+ images: (.+), about ([\d.]+) billed minutes, about \$([\d.]+)\n", process.stdout)
+    assert match, process.stdout
+    return match.group(1), float(match.group(2)), float(match.group(3))
+
+
+def test_full_fruits_360_costs_under_20_cents_on_demand_and_under_10_with_spot(aws_stub):
+    # Issue 14's target, from bootstrap/prices.tsv (docs/emr-cost.md shows the arithmetic).
+    cluster, minutes, on_demand = plan(aws_stub, 90000)
+    assert cluster.startswith("1 x m5.2xlarge (ON_DEMAND), a single node") and on_demand < 0.20
+    _, _, spot = plan(aws_stub, 90000, "--spot")
+    assert spot < 0.10
+
+
+def test_a_large_input_gets_core_nodes_to_finish_within_max_minutes(aws_stub):
+    cluster, minutes, _ = plan(aws_stub, 10_000_000, "--max-minutes", "60")
+    assert re.fullmatch(r"1 x m5.xlarge \(ON_DEMAND\) \+ \d+ x m5.\w+ \(ON_DEMAND\)", cluster) and minutes <= 60
+    cluster, _, _ = plan(aws_stub, 10_000_000, "--max-minutes", "60", "--spot")
+    assert cluster.startswith("1 x m5.xlarge (ON_DEMAND) + ") and cluster.endswith("(SPOT)")  # primary on demand
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--images", "many"], "--images must be a whole number"),
+    (["--images", "10", "--max-minutes", "0"], "--max-minutes must be a whole number"),
+    (["--images", "10", "--prices", "/nonexistent.tsv"], "prices file /nonexistent.tsv not found"),
+    (["--images", "10"], "input_path is 's3://YOUR-BUCKET/fruits-360/Training': set it in params/emr.yaml"),
+])
+def test_run_on_emr_refuses_bad_input_naming_it(aws_stub, arguments, message):
+    process = run_on_emr(aws_stub, *arguments)
+    assert process.returncode != 0 and message in process.stderr
+    assert not cluster_creations(aws_stub)
 
 
 # --- install-packages.sh -------------------------------------------------------------------------

@@ -2,14 +2,19 @@
 master and two workers started with pyspark's own launch script (bin/spark-class; the pyspark wheel
 has no sbin/start-master.sh), each worker a separate JVM whose executor has its own Python workers.
 What only works in local mode (closures reaching driver globals, driver-only files, a model not
-built on the workers) fails here."""
+built on the workers) fails here. One worker is stopped while it featurizes, as a reclaimed spot node
+would be: the run must still account for every file, once."""
 
+import json
+import re
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pyspark
 import pytest
 
@@ -37,7 +42,8 @@ def wait_for(condition, what, timeout=90):
 
 @pytest.fixture(scope="module")
 def standalone_cluster(tmp_path_factory):
-    """spark://127.0.0.1:PORT with two registered workers (1 core, 1 GiB each); their work folders."""
+    """spark://127.0.0.1:PORT with two registered workers (1 core, 1 GiB each); their work folders and
+    their processes."""
     folder = tmp_path_factory.mktemp("standalone")
     port = free_loopback_port()
     master_url = f"spark://127.0.0.1:{port}"
@@ -58,7 +64,7 @@ def standalone_cluster(tmp_path_factory):
     try:
         wait_for(lambda: master_log.read_text().count("Registering worker") == WORKERS,
                  f"{WORKERS} workers not registered with {master_url} (see {folder})")
-        yield master_url, work_dirs
+        yield master_url, work_dirs, daemons[1:]
     finally:
         for daemon in daemons:
             daemon.terminate()
@@ -66,12 +72,36 @@ def standalone_cluster(tmp_path_factory):
             daemon.wait(timeout=60)
 
 
+def stop_when_it_runs_python(worker, stopped, timeout=300):
+    """Kill `worker` (its JVM, its executor's JVM and Python workers, with SIGKILL: a reclaimed spot
+    node gets no say) as soon as its executor runs a Python worker, which only a task of the
+    featurization or a later step starts; set `stopped` once done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        try:
+            tree = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+            if any("pyspark.daemon" in " ".join(process.cmdline()) for process in tree[1:]):
+                for process in tree:
+                    process.kill()
+                stopped.set()
+                return
+        except psutil.NoSuchProcess:  # a process of the tree ended while it was being read: look again
+            pass
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def standalone_run(standalone_cluster, ci_inputs, tmp_path_factory):
-    master_url, _ = standalone_cluster
+    """The notebook on the cluster, during which the second worker is stopped mid-featurization."""
+    master_url, _, workers = standalone_cluster
     output = tmp_path_factory.mktemp("standalone-run")
+    stopped = threading.Event()
+    killer = threading.Thread(target=stop_when_it_runs_python, args=(workers[1], stopped), daemon=True)
+    killer.start()
     process = run_papermill(output / "executed.ipynb", "output_path", output, "spark_master", master_url)
+    killer.join()
     assert process.returncode == 0, process.stderr[-5000:]
+    assert stopped.is_set(), "the second worker never ran a Python worker, so it was not stopped"
     return output
 
 
@@ -84,7 +114,7 @@ def test_notebook_on_a_two_worker_standalone_cluster_meets_the_output_contract(s
 
 
 def test_each_worker_jvm_ran_an_executor_of_the_run(standalone_cluster, standalone_run):
-    master_url, work_dirs = standalone_cluster
+    master_url, work_dirs, _ = standalone_cluster
     executed = standalone_run / "executed.ipynb"
     assert cell_output(executed, r"master (\S+),").group(1) == master_url
     application = cell_output(executed, r"application (app-\S+)").group(1)
@@ -97,3 +127,20 @@ def test_model_is_built_on_the_workers_once_per_python_worker(standalone_run):
     builds = int(cell_output(standalone_run / "executed.ipynb", r"models built on the workers: (\d+)").group(1))
     assert CI_PARAMS["num_partitions"] > WORKERS  # more partitions than Python workers
     assert 1 <= builds <= WORKERS
+
+
+def test_a_worker_lost_mid_featurization_loses_no_file_and_duplicates_none(standalone_cluster, standalone_run):
+    _, work_dirs, _ = standalone_cluster
+    application = cell_output(standalone_run / "executed.ipynb", r"application (app-\S+)").group(1)
+    # The stopped worker's executor had started a task that it never finished: its work was lost.
+    executor_log = "".join(log.read_text() for log in (work_dirs[1] / application).glob("*/stderr"))
+    started = set(re.findall(r"Running task \S+ in stage \S+ \(TID (\d+)\)", executor_log))
+    finished = set(re.findall(r"Finished task \S+ in stage \S+ \(TID (\d+)\)", executor_log))
+    assert started - finished, f"no task was lost with the stopped worker (see {work_dirs[1] / application})"
+    manifest = json.loads((standalone_run / "manifest.json").read_text())
+    counts = manifest["counts"]
+    features = pd.read_parquet(standalone_run / "features")
+    rejected = pd.read_parquet(standalone_run / "rejected")
+    assert counts["found"] == counts["featurized"] + counts["rejected"] == len(features) + len(rejected)
+    assert not features["path"].duplicated().any() and not rejected["path"].duplicated().any()
+    assert manifest["cluster"] == {"platform": "local", "cluster_id": None, "instance_groups": []}

@@ -1,0 +1,227 @@
+#!/bin/bash
+# One command from zero to results, with nothing left running: uploads the project, creates a
+# transient EMR 7.10.0 cluster whose only step is the headless run (bootstrap/run-notebook.sh),
+# sized for the input by bootstrap/prices.tsv, with --auto-terminate (the cluster ends when the step
+# ends) and ActionOnFailure TERMINATE_CLUSTER (a failed step ends it at once); waits for the end and
+# prints the step's result, where the executed notebook and the manifest are, the cluster's billed
+# time (its Status.Timeline, request to end) and the estimated cost.
+#
+# Usage:
+#   bootstrap/run-on-emr.sh s3://BUCKET/PREFIX [options] [-p NAME VALUE ...]
+# Options (defaults in brackets):
+#   --region REGION      [eu-west-1]
+#   --images N           [counted]  number of images; by default the objects under input_path (AWS CLI)
+#   --spot                          spot core nodes (Spark re-runs a lost node's tasks); the primary is on
+#                                   spot only when it is the whole cluster (its loss ends the run, see docs/emr-cost.md)
+#   --max-minutes M      [60]       longest acceptable billed time: the cheapest cluster within it is chosen
+#   --prices FILE        [bootstrap/prices.tsv]  prices and throughput figures of the sizing
+#   --plan                          print the chosen cluster and its estimated cost; create nothing
+#   --key-name NAME, --subnet-id ID, --weights s3://...h5, --name NAME   as for create-cluster.sh
+#   -p NAME VALUE                   a notebook parameter for papermill (over params/emr.yaml), repeatable
+# Environment: POLL_SECONDS [60] between two looks at the cluster's state.
+#
+# Transient clusters, --auto-terminate: https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
+# ActionOnFailure: https://docs.aws.amazon.com/emr/latest/APIReference/API_StepConfig.html
+# Billing per second, one-minute minimum, from request to termination: https://aws.amazon.com/emr/pricing/
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
+source "$HERE/emr-cluster.sh"
+POLL_SECONDS="${POLL_SECONDS:-60}"
+
+log() { echo "[run-on-emr $(date -u +%H:%M:%S)] $*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+
+usage() {
+  sed -n '/^# Usage:/,/^# Environment:/p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+project="${1%/}"
+shift
+case "$project" in s3://?*) ;; *) usage ;; esac
+
+region="eu-west-1"
+images=""
+spot="no"
+max_minutes=60
+prices="$HERE/prices.tsv"
+plan_only="no"
+key_name=""
+subnet_id=""
+weights=""
+name="fruits-featurize-run"
+papermill_args=()
+input_path=""
+output_path=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --spot) spot="yes"; shift; continue ;;
+    --plan) plan_only="yes"; shift; continue ;;
+  esac
+  [ $# -ge 2 ] || usage
+  case "$1" in
+    --region) region="$2" ;;
+    --images) images="$2" ;;
+    --max-minutes) max_minutes="$2" ;;
+    --prices) prices="$2" ;;
+    --key-name) key_name="$2" ;;
+    --subnet-id) subnet_id="$2" ;;
+    --weights) weights="$2" ;;
+    --name) name="$2" ;;
+    -p)
+      [ $# -ge 3 ] || fail "-p needs a name and a value: -p NAME VALUE"
+      papermill_args+=(-p "$2" "$3")
+      [ "$2" != input_path ] || input_path="$3"
+      [ "$2" != output_path ] || output_path="$3"
+      shift ;;
+    *) usage ;;
+  esac
+  shift 2
+done
+[ -z "$images" ] || [[ "$images" =~ ^[1-9][0-9]*$ ]] || fail "--images must be a whole number of at least 1, not '$images'"
+[[ "$max_minutes" =~ ^[1-9][0-9]*$ ]] || fail "--max-minutes must be a whole number of minutes, not '$max_minutes'"
+[ -f "$prices" ] || fail "prices file $prices not found (--prices)"
+
+# A parameter not given with -p comes from params/emr.yaml, as in the notebook's run.
+emr_param() {
+  sed -n "s/^$1:[[:space:]]*//p" "$REPO/params/emr.yaml" | tr -d "\"'"
+}
+input_path="${input_path:-$(emr_param input_path)}"
+output_path="${output_path:-$(emr_param output_path)}"
+for parameter in input_path output_path; do
+  case "${!parameter}" in
+    *YOUR-BUCKET*|"") fail "$parameter is '${!parameter}': set it in params/emr.yaml or pass -p $parameter s3://..." ;;
+  esac
+done
+
+if [ "$plan_only" = "no" ] || [ -z "$images" ]; then
+  command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
+fi
+if [ -z "$images" ]; then
+  log "counting the objects under $input_path/ (give --images N to skip this)"
+  images="$(aws s3 ls --recursive --summarize --region "$region" "${input_path%/}/" | awk '/Total Objects:/ {print $3}')" \
+    || fail "could not list $input_path/ (see the error above): check input_path and your credentials"
+  [ "${images:-0}" -gt 0 ] || fail "no objects under input_path $input_path/"
+fi
+
+# The cheapest cluster whose estimated billed time is at most max_minutes (the fastest one if none
+# is): a single node of each instance type with enough memory, or the primary_type primary with 1 to
+# max_core_nodes core nodes of each type. Billed minutes = startup + the notebook's fixed work +
+# images / (executor vCPUs x images_per_second_per_vcpu) + teardown, for every node of the cluster.
+# Prints: primary_type primary_market core_type core_count worker_vcpus minutes usd_per_hour within
+size_cluster() {
+  awk -v images="$images" -v max_minutes="$max_minutes" -v spot="$spot" '
+    { sub(/#.*/, "") }
+    NF == 0 { next }
+    $1 == "instance" && NF == 7 { n++; type[n] = $2; vcpus[n] = $3; memory[n] = $4
+                                  on_demand[n] = $5 + $6; on_spot[n] = $7 + $6; index_of[$2] = n; next }
+    $1 == "setting" && NF == 3 { setting[$2] = $3; next }
+    { printf "%s line %d is neither `instance TYPE VCPUS MEMORY_GIB EC2 EMR_FEE EC2_SPOT` nor `setting NAME VALUE`\n",
+             FILENAME, FNR > "/dev/stderr"; bad = 1; exit 1 }
+    function consider(primary, primary_market, core, count, worker_vcpus, per_hour,    minutes, cost, within) {
+      minutes = fixed_minutes + images / (worker_vcpus * setting["images_per_second_per_vcpu"]) / 60
+      cost = per_hour * minutes / 60
+      within = minutes <= max_minutes
+      if (best == "" || (within && (!best_within || cost < best_cost)) || (!best_within && !within && minutes < best_minutes)) {
+        best = sprintf("%s %s %s %d %d %.1f %.4f %s", primary, primary_market, core, count, worker_vcpus, minutes,
+                       per_hour, within ? "yes" : "no")
+        best_cost = cost; best_minutes = minutes; best_within = within
+      }
+    }
+    END {
+      if (bad) exit 1
+      split("images_per_second_per_vcpu startup_minutes notebook_fixed_minutes teardown_minutes " \
+            "single_node_min_memory_gib primary_type max_core_nodes", required, " ")
+      for (i in required) if (!(required[i] in setting)) {
+        printf "%s: no `setting %s VALUE` line\n", FILENAME, required[i] > "/dev/stderr"; exit 1 }
+      primary = setting["primary_type"]
+      if (!(primary in index_of)) { printf "%s: primary_type %s has no `instance` line\n", FILENAME, primary > "/dev/stderr"; exit 1 }
+      fixed_minutes = setting["startup_minutes"] + setting["notebook_fixed_minutes"] + setting["teardown_minutes"]
+      core_market = spot == "yes" ? "SPOT" : "ON_DEMAND"
+      for (i = 1; i <= n; i++)
+        if (memory[i] >= setting["single_node_min_memory_gib"])
+          consider(type[i], core_market, "-", 0, vcpus[i], spot == "yes" ? on_spot[i] : on_demand[i])
+      for (i = 1; i <= n; i++)
+        for (count = 1; count <= setting["max_core_nodes"]; count++)
+          consider(primary, "ON_DEMAND", type[i], count, count * vcpus[i],
+                   on_demand[index_of[primary]] + count * (spot == "yes" ? on_spot[i] : on_demand[i]))
+      print best
+    }' "$prices"
+}
+plan="$(size_cluster)" || fail "cannot size the cluster from $prices (see above)"
+read -r primary_type primary_market core_type core_count worker_vcpus estimated_minutes usd_per_hour within <<< "$plan"
+core_market="$([ "$spot" = yes ] && echo SPOT || echo ON_DEMAND)"
+if [ "$core_count" -eq 0 ]; then
+  cluster_text="1 x $primary_type ($primary_market), a single node: YARN runs the executors on it"
+else
+  cluster_text="1 x $primary_type ($primary_market) + $core_count x $core_type ($core_market)"
+fi
+estimated_cost="$(awk -v h="$usd_per_hour" -v m="$estimated_minutes" 'BEGIN { printf "%.3f", h * m / 60 }')"
+log "$images images -> $cluster_text; $worker_vcpus executor vCPUs; estimated ${estimated_minutes} billed minutes x \$$usd_per_hour/h = \$$estimated_cost (prices: $prices)"
+[ "$within" = "yes" ] || log "no cluster in $prices finishes within --max-minutes $max_minutes: this is the fastest"
+if [ "$plan_only" = "yes" ]; then
+  echo "$images images: $cluster_text, about $estimated_minutes billed minutes, about \$$estimated_cost"
+  log "OK: plan only, nothing created"
+  exit 0
+fi
+
+"$HERE/upload.sh" "$project" --region "$region" || fail "upload failed (see above)"
+
+run_id="$(date -u +%Y%m%dT%H%M%SZ)"
+executed="$project/runs/$run_id/featurize.ipynb"
+# Three partitions per executor core; a hung cell ends the step (papermill's per-cell timeout:
+# three times the whole run's estimate), and with it the cluster.
+cell_timeout="$(awk -v m="$estimated_minutes" 'BEGIN { printf "%d", m * 3 * 60 }')"
+workdir="$(mktemp -d)"
+trap 'rm -rf "$workdir"' EXIT
+notebook_step_json "featurize $run_id" TERMINATE_CLUSTER "$project" "$executed" \
+  -p num_partitions "$((3 * worker_vcpus))" ${papermill_args[@]+"${papermill_args[@]}"} \
+  --execution-timeout "$cell_timeout" > "$workdir/steps.json"
+cluster_request "$workdir"
+
+log "creating transient cluster '$name' in $region: $cluster_text; its only step runs the notebook"
+cluster_id="$(aws emr create-cluster "${request[@]}" \
+  --steps "file://$workdir/steps.json" --auto-terminate \
+  --query ClusterId --output text)" \
+  || fail "aws emr create-cluster failed (see the error above). First time in this account? Run 'aws emr create-default-roles --region $region'"
+log "cluster $cluster_id created; it terminates itself when the step ends (Ctrl-C here stops only the waiting)"
+
+state=""
+while :; do
+  new_state="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
+    --query Cluster.Status.State --output text)" \
+    || fail "cannot read the state of $cluster_id (it still terminates when its step ends): see 'aws emr describe-cluster --cluster-id $cluster_id'"
+  [ "$new_state" = "$state" ] || log "cluster $cluster_id: $new_state"
+  state="$new_state"
+  case "$state" in TERMINATED|TERMINATED_WITH_ERRORS) break ;; esac
+  sleep "$POLL_SECONDS"
+done
+
+step_state="$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" --query 'Steps[0].Status.State' --output text)"
+reason="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
+  --query Cluster.Status.StateChangeReason.Message --output text)"
+read -r created ended <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
+  --query 'Cluster.Status.Timeline.[CreationDateTime,EndDateTime]' --output text)"
+
+# Seconds since 1970 of an ISO 8601 time as the AWS CLI prints it (2026-11-28T10:00:00.123+00:00):
+# GNU date, else BSD date (macOS) without the fraction and with the offset as +0000.
+epoch_seconds() {
+  date -u -d "$1" +%s 2>/dev/null \
+    || date -j -u -f '%Y-%m-%dT%H:%M:%S%z' "${1:0:19}$(echo "${1: -6}" | tr -d :)" +%s
+}
+billed_seconds=$(( $(epoch_seconds "$ended") - $(epoch_seconds "$created") ))
+billed_cost="$(awk -v h="$usd_per_hour" -v s="$billed_seconds" 'BEGIN { if (s < 60) s = 60; printf "%.3f", h * s / 3600 }')"
+
+echo "step: $step_state"
+echo "executed notebook: $executed"
+echo "manifest: ${output_path%/}/manifest.json"
+echo "billed: $((billed_seconds / 60)) min $((billed_seconds % 60)) s ($created to $ended) on $cluster_text"
+echo "estimated cost: \$$billed_cost (at \$$usd_per_hour/h from $prices; the bill has the exact figure)"
+if [ "$step_state" != "COMPLETED" ]; then
+  fail "step $step_state, cluster $state: $reason. Open $executed (the failing cell) and $project/logs/$cluster_id/steps/ (a few minutes after the end); a spot primary reclaimed? rerun without --spot"
+fi
+log "OK: $cluster_id ran the notebook and terminated ($state) after $((billed_seconds / 60)) min; about \$$billed_cost"
