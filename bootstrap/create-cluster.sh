@@ -1,9 +1,10 @@
 #!/bin/bash
 # Creates the EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
-# JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node; the Configurations of
+# JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node (the whole lock on the
+# primary node, the workers' lock on the core nodes: docs/emr-install.md); the Configurations of
 # bootstrap/configurations.json (JupyterHub notebooks kept in the project's bucket); logs in S3; and
 # an idle auto-termination timeout, so a forgotten cluster stops costing money.
-# Run bootstrap/upload.sh first: the cluster reads the bootstrap and requirements.txt from S3.
+# Run bootstrap/upload.sh first: the cluster reads the bootstrap and the lock files from S3.
 #
 # Usage:
 #   bootstrap/create-cluster.sh s3://BUCKET/PREFIX [options]
@@ -16,6 +17,8 @@
 #   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
 #   --subnet-id ID           []            a subnet of your VPC (default: the default VPC)
 #   --weights s3://...h5     []            copy this weights file to every node (clusters without internet)
+#   --wheelhouse s3://...    []            install from these wheels, no package index (clusters without
+#                                          internet): s3://BUCKET/PREFIX/wheelhouse after upload.sh --wheelhouse
 #   --name NAME              [fruits-featurize]
 #
 # Options of `aws emr create-cluster`: https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
@@ -48,6 +51,7 @@ idle_timeout=3600
 key_name=""
 subnet_id=""
 weights=""
+wheelhouse=""
 name="fruits-featurize"
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
@@ -60,6 +64,7 @@ while [ $# -gt 0 ]; do
     --key-name) key_name="$2" ;;
     --subnet-id) subnet_id="$2" ;;
     --weights) weights="$2" ;;
+    --wheelhouse) wheelhouse="${2%/}" ;;
     --name) name="$2" ;;
     *) usage ;;
   esac
@@ -74,13 +79,18 @@ command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https:
 bootstrap_script="$project/bootstrap/install-packages.sh"
 aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \
   || fail "$bootstrap_script not found: run bootstrap/upload.sh $project first"
+if [ -n "$wheelhouse" ]; then
+  aws s3 ls "$wheelhouse/worker/" --region "$region" >/dev/null 2>&1 \
+    || fail "no wheelhouse at $wheelhouse: run make wheelhouse, then bootstrap/upload.sh $project --wheelhouse"
+fi
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 # JupyterHub keeps its notebooks in the project's bucket (configurations.json names YOUR-BUCKET).
 sed "s/YOUR-BUCKET/$bucket/g" "$HERE/configurations.json" > "$workdir/configurations.json"
 
-bootstrap_args="--requirements,$project/requirements.txt"
+bootstrap_args="--requirements,$project/requirements.lock,--worker-requirements,$project/requirements-worker.lock"
+[ -z "$wheelhouse" ] || bootstrap_args="$bootstrap_args,--wheelhouse,$wheelhouse"
 [ -z "$weights" ] || bootstrap_args="$bootstrap_args,--weights,$weights"
 
 ec2_attributes="InstanceProfile=EMR_EC2_DefaultRole"

@@ -2,19 +2,13 @@
 changed in requirements*.txt or a package named in requirements-worker.in without `make lock`
 fails here, offline, before any install runs what CI did not test."""
 
-import re
-
 import pytest
 
 from conftest import REPO
+from lockfile import lock_entries, lock_pins, normalized
 
 LOCKS = ["requirements.lock", "requirements-worker.lock", "requirements-dev.lock"]
 EMR_PLATFORM = "--python-version 3.11 --python-platform x86_64-manylinux_2_34"
-
-
-def normalized(name):
-    """A distribution name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def requirement_pins(file_name):
@@ -28,24 +22,6 @@ def requirement_pins(file_name):
             name, version = line.split("==")
             pins[normalized(name.split("[")[0])] = version
     return pins
-
-
-def lock_entries(file_name):
-    """{name: {"version", "hashes", "via"}} of a lock compiled by uv: one block per package, its
-    first line `name==version \\`, then `--hash=` lines and `# via` comment lines."""
-    entries, entry = {}, None
-    for line in (REPO / file_name).read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        if not line.startswith(" "):
-            match = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+) \\", line)
-            assert match, f"{file_name}: not an exact pin with hashes: {line!r}"
-            entry = entries[normalized(match[1])] = {"version": match[2], "hashes": [], "via": []}
-        elif line.strip().startswith("--hash=sha256:"):
-            entry["hashes"].append(line.strip().rstrip(" \\"))
-        else:
-            entry["via"].append(line.strip().lstrip("#").strip().removeprefix("via").strip())
-    return entries
 
 
 def direct_pins(lock, source):
@@ -71,14 +47,12 @@ def test_the_worker_lock_has_the_packages_of_requirements_worker_in_at_the_locks
              (REPO / "requirements-worker.in").read_text().splitlines() if line.split("#")[0].strip()}
     assert set(direct_pins("requirements-worker.lock", "requirements-worker.in")) == named, (
         "requirements-worker.in and requirements-worker.lock disagree: run `make lock`")
-    lock = {name: entry["version"] for name, entry in lock_entries("requirements.lock").items()}
-    worker = {name: entry["version"] for name, entry in lock_entries("requirements-worker.lock").items()}
+    lock, worker = lock_pins("requirements.lock"), lock_pins("requirements-worker.lock")
     assert worker == {name: lock.get(name) for name in worker}, "worker versions differ from requirements.lock"
 
 
 def test_the_dev_lock_has_the_runtime_lock_and_the_pins_of_requirements_dev_txt():
-    dev = {name: entry["version"] for name, entry in lock_entries("requirements-dev.lock").items()}
-    lock = {name: entry["version"] for name, entry in lock_entries("requirements.lock").items()}
+    dev, lock = lock_pins("requirements-dev.lock"), lock_pins("requirements.lock")
     assert {name: dev.get(name) for name in lock} == lock, "requirements-dev.lock differs from requirements.lock"
     pins = requirement_pins("requirements-dev.txt")
     assert {name: dev.get(name) for name in pins} == pins, (
