@@ -1,5 +1,5 @@
 # On a fresh clone, two commands do all the set-up (README): `make run` and `make test`.
-# Each creates the virtual environment .venv from the pinned requirements on first use.
+# Each creates the virtual environment .venv from the lock files (requirements*.lock) on first use.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +11,7 @@ WEIGHTS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: run test bench sample clean java
+.PHONY: run test bench sample clean java lock wheelhouse
 
 run: $(BIN)/.runtime data/sample/.done java
 	mkdir -p output/local
@@ -31,19 +31,58 @@ data/sample/.done: tools/sample_images.py $(BIN)/.runtime
 
 # The python3 kernel is installed into the environment itself, so papermill and nbval run the
 # notebook on this environment's Python, whatever other kernels the machine has.
-$(BIN)/.runtime: requirements.txt
+$(BIN)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (fruits)"
 	touch $@
 
 # sparkmagic without its Kerberos build chain: see requirements-sparkmagic.txt.
 # requirements-s3a-test.txt is test-only and installed without dependencies (see the file).
-$(BIN)/.dev: requirements-dev.txt requirements-sparkmagic.txt requirements-s3a-test.txt $(BIN)/.runtime
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(BIN)/.dev: requirements-dev.lock requirements-sparkmagic.txt requirements-s3a-test.txt $(BIN)/.runtime
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-sparkmagic.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-s3a-test.txt
+	touch $@
+
+# The locks: every package pinned, with its hashes, for EMR's platform (Linux x86_64, CPython 3.11;
+# Amazon Linux 2023's glibc 2.34). requirements-worker.lock (what core nodes install) and
+# requirements-dev.lock (the tests' tools) are compiled with requirements.lock as constraint, so they
+# share its versions. Run after editing requirements*.txt or requirements-worker.in (needs PyPI);
+# pins already in a lock stay unless a requirement moves them (delete the locks to update them all).
+LOCK_TOOLS := build/lock-tools/bin
+COMPILE := $(LOCK_TOOLS)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_34
+lock: $(LOCK_TOOLS)/.done
+	$(COMPILE) requirements.txt -o requirements.lock
+	$(COMPILE) requirements-worker.in -c requirements.lock -o requirements-worker.lock
+	$(COMPILE) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+
+$(LOCK_TOOLS)/.done:
+	$(PYTHON) -m venv build/lock-tools
+	$(LOCK_TOOLS)/python -m pip install --quiet pip==26.3 uv==0.13.8
+	touch $@
+
+# Wheelhouse for clusters without internet (docs/emr-install.md): the wheels of the EMR nodes' two
+# package sets, for their platform, checked against the locks' hashes. bootstrap/upload.sh copies it
+# to S3. pyspark (EMR ships it, and PyPI has only its source) is left out, as the bootstrap does.
+# pip's --platform matches wheel tags exactly (manylinux2014 also admits 2010 and 1): hence one tag
+# for each glibc from 2.17 to 2.34 (`pip download --help`; pip's compatibility_tags.py).
+WHEELHOUSE ?= build/wheelhouse
+WHEEL_PLATFORMS := manylinux2014_x86_64 $(foreach minor,$(shell seq 17 34),manylinux_2_$(minor)_x86_64)
+DOWNLOAD_WHEELS = $(LOCK_TOOLS)/python -m pip download --quiet --only-binary=:all: --python-version 3.11 \
+	--implementation cp $(addprefix --platform ,$(WHEEL_PLATFORMS)) --require-hashes
+wheelhouse: $(WHEELHOUSE)/worker/.done $(WHEELHOUSE)/primary/.done
+
+$(WHEELHOUSE)/worker/.done: requirements-worker.lock $(LOCK_TOOLS)/.done
+	rm -rf $(@D)
+	$(DOWNLOAD_WHEELS) -r requirements-worker.lock -d $(@D)
+	touch $@
+
+$(WHEELHOUSE)/primary/.done: requirements.lock $(LOCK_TOOLS)/.done
+	rm -rf $(@D)
+	awk '/^[^ #]/ { skip = /^pyspark==/ } !skip' requirements.lock | $(DOWNLOAD_WHEELS) -r /dev/stdin -d $(@D)
 	touch $@
 
 java:

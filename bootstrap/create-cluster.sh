@@ -1,10 +1,11 @@
 #!/bin/bash
 # Creates an interactive EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
-# JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node; the Configurations of
+# JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node (the whole lock on the
+# primary node, the workers' lock on the core nodes: docs/emr-install.md); the Configurations of
 # bootstrap/configurations.json (JupyterHub notebooks kept in the project's bucket); logs in S3; and
 # an idle auto-termination timeout (15 minutes by default), so a forgotten cluster stops costing money.
 # For a headless run, bootstrap/run-on-emr.sh is cheaper: a right-sized cluster that ends with its run.
-# Run bootstrap/upload.sh first: the cluster reads the bootstrap and requirements.txt from S3.
+# Run bootstrap/upload.sh first: the cluster reads the bootstrap and the lock files from S3.
 #
 # Usage:
 #   bootstrap/create-cluster.sh s3://BUCKET/PREFIX [options]
@@ -18,6 +19,8 @@
 #   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
 #   --subnet-id ID           []            a subnet of your VPC (default: the default VPC)
 #   --weights s3://...h5     []            copy this weights file to every node (clusters without internet)
+#   --wheelhouse s3://...    []            install from these wheels, no package index (clusters without
+#                                          internet): s3://BUCKET/PREFIX/wheelhouse after upload.sh --wheelhouse
 #   --name NAME              [fruits-featurize]
 #
 # Idle auto-termination (what counts as idle, 60 s minimum):
@@ -49,6 +52,7 @@ idle_timeout=900
 key_name=""
 subnet_id=""
 weights=""
+wheelhouse=""
 name="fruits-featurize"
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
     --key-name) key_name="$2" ;;
     --subnet-id) subnet_id="$2" ;;
     --weights) weights="$2" ;;
+    --wheelhouse) wheelhouse="${2%/}" ;;
     --name) name="$2" ;;
     *) usage ;;
   esac
@@ -75,6 +80,10 @@ command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https:
 bootstrap_script="$project/bootstrap/install-packages.sh"
 aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \
   || fail "$bootstrap_script not found: run bootstrap/upload.sh $project first"
+if [ -n "$wheelhouse" ]; then
+  aws s3 ls "$wheelhouse/worker/" --region "$region" >/dev/null 2>&1 \
+    || fail "no wheelhouse at $wheelhouse: run make wheelhouse, then bootstrap/upload.sh $project --wheelhouse"
+fi
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT

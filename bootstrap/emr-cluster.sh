@@ -40,9 +40,9 @@ notebook_step_json() {
 # project has: release, applications, instance groups, roles, bootstrap action, Configurations (with
 # the project's bucket in place of YOUR-BUCKET, written to WORKDIR) and logs in S3. It reads the
 # caller's variables: project (s3://BUCKET/PREFIX), region, name, primary_type, primary_market,
-# core_type, core_count, core_market (ON_DEMAND or SPOT), key_name, subnet_id, weights (may be
-# empty). With core_count 0 the cluster is the primary node alone, and EMR runs the YARN containers
-# (the executors) on it. The caller adds how the cluster ends: an idle timeout or a step and
+# core_type, core_count, core_market (ON_DEMAND or SPOT), key_name, subnet_id, weights and
+# wheelhouse (both may be empty). With core_count 0 the cluster is the primary node alone, and EMR
+# runs the YARN containers (the executors) on it. The caller adds how the cluster ends: an idle timeout or a step and
 # --auto-terminate.
 # shellcheck disable=SC2154,SC2034  # reads the caller's variables above; `request` is for the caller
 cluster_request() {
@@ -54,7 +54,8 @@ cluster_request() {
   # JupyterHub keeps its notebooks in the project's bucket (configurations.json names YOUR-BUCKET).
   sed "s/YOUR-BUCKET/$bucket/g" "$here/configurations.json" > "$workdir/configurations.json"
 
-  bootstrap_args="--requirements,$project/requirements.txt"
+  bootstrap_args="--requirements,$project/requirements.lock,--worker-requirements,$project/requirements-worker.lock"
+  [ -z "$wheelhouse" ] || bootstrap_args="$bootstrap_args,--wheelhouse,$wheelhouse"
   [ -z "$weights" ] || bootstrap_args="$bootstrap_args,--weights,$weights"
   ec2_attributes="InstanceProfile=EMR_EC2_DefaultRole"
   [ -z "$key_name" ] || ec2_attributes="$ec2_attributes,KeyName=$key_name"

@@ -16,6 +16,8 @@
 #   --max-minutes M      [60]       longest acceptable billed time: the cheapest cluster within it is chosen
 #   --prices FILE        [bootstrap/prices.tsv]  prices and throughput figures of the sizing
 #   --plan                          print the chosen cluster and its estimated cost; create nothing
+#   --wheelhouse                    nodes install from the wheels of `make wheelhouse`, uploaded to
+#                                   PREFIX/wheelhouse, with no package index (clusters without internet)
 #   --key-name NAME, --subnet-id ID, --weights s3://...h5, --name NAME   as for create-cluster.sh
 #   -p NAME VALUE                   a notebook parameter for papermill (over params/emr.yaml), repeatable
 # Environment: POLL_SECONDS [60] between two looks at the cluster's state.
@@ -53,6 +55,7 @@ plan_only="no"
 key_name=""
 subnet_id=""
 weights=""
+wheelhouse=""
 name="fruits-featurize-run"
 papermill_args=()
 input_path=""
@@ -61,6 +64,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --spot) spot="yes"; shift; continue ;;
     --plan) plan_only="yes"; shift; continue ;;
+    --wheelhouse) wheelhouse="$project/wheelhouse"; shift; continue ;;
   esac
   [ $# -ge 2 ] || usage
   case "$1" in
@@ -169,7 +173,7 @@ if [ "$plan_only" = "yes" ]; then
   exit 0
 fi
 
-"$HERE/upload.sh" "$project" --region "$region" || fail "upload failed (see above)"
+"$HERE/upload.sh" "$project" --region "$region" ${wheelhouse:+--wheelhouse} || fail "upload failed (see above)"
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 executed="$project/runs/$run_id/featurize.ipynb"

@@ -1,22 +1,27 @@
 #!/bin/bash
 # Uploads what the cluster needs to s3://BUCKET/PREFIX with the AWS CLI: the notebook, the papermill
-# parameter files, the bootstrap scripts and configuration, and requirements.txt (which the
-# bootstrap installs). Run it again after any change: it overwrites the same keys.
+# parameter files, the bootstrap scripts and configuration, and the lock files that the bootstrap
+# installs. With --wheelhouse, also the wheels that `make wheelhouse` downloaded (build/wheelhouse),
+# for clusters without internet (docs/emr-install.md). Run it again after any change: it overwrites
+# the same keys (and removes wheels that the wheelhouse no longer has).
 #
 # Usage:
-#   bootstrap/upload.sh s3://BUCKET/PREFIX [--region REGION]
+#   bootstrap/upload.sh s3://BUCKET/PREFIX [--region REGION] [--wheelhouse]
 # Layout written:
-#   PREFIX/notebooks/featurize.ipynb  PREFIX/params/*.yaml  PREFIX/requirements.txt
+#   PREFIX/notebooks/featurize.ipynb  PREFIX/params/*.yaml
+#   PREFIX/requirements.lock  PREFIX/requirements-worker.lock
 #   PREFIX/bootstrap/{install-packages.sh,run-notebook.sh,configurations.json}
+#   PREFIX/wheelhouse/{primary,worker}/*.whl  (with --wheelhouse)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
+WHEELHOUSE="${WHEELHOUSE:-$REPO/build/wheelhouse}"  # where `make wheelhouse` puts it
 
 log() { echo "[upload] $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 
 usage() {
-  echo "usage: $0 s3://BUCKET/PREFIX [--region REGION]" >&2
+  echo "usage: $0 s3://BUCKET/PREFIX [--region REGION] [--wheelhouse]" >&2
   exit 2
 }
 
@@ -26,10 +31,14 @@ shift
 case "$project" in s3://?*) ;; *) usage ;; esac
 # (the ${a[@]+...} form below keeps an empty array safe under set -u in macOS bash 3.2)
 region_args=()
-if [ $# -gt 0 ]; then
-  [ $# -eq 2 ] && [ "$1" = "--region" ] || usage
-  region_args=(--region "$2")
-fi
+upload_wheelhouse="no"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --region) [ $# -ge 2 ] || usage; region_args=(--region "$2"); shift 2 ;;
+    --wheelhouse) upload_wheelhouse="yes"; shift ;;
+    *) usage ;;
+  esac
+done
 
 command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
 
@@ -37,7 +46,8 @@ cd "$REPO"  # before the list: params/*.yaml expands here
 files=(
   notebooks/featurize.ipynb
   params/*.yaml
-  requirements.txt
+  requirements.lock
+  requirements-worker.lock
   bootstrap/install-packages.sh
   bootstrap/run-notebook.sh
   bootstrap/configurations.json
@@ -49,4 +59,19 @@ for file in "${files[@]}"; do
   log "uploaded $project/$file"
 done
 
-log "OK: ${#files[@]} files uploaded to $project"
+# One set of wheels per kind of node, each downloaded from its lock by `make wheelhouse`.
+upload_wheels() {
+  local package_set="$1" lock="$2"
+  [ "$WHEELHOUSE/$package_set/.done" -nt "$lock" ] \
+    || fail "$WHEELHOUSE/$package_set is missing or older than $lock: run make wheelhouse first"
+  aws s3 sync --only-show-errors --delete --exclude .done ${region_args[@]+"${region_args[@]}"} \
+    "$WHEELHOUSE/$package_set" "$project/wheelhouse/$package_set" \
+    || fail "could not upload $WHEELHOUSE/$package_set to $project/wheelhouse/$package_set"
+  log "uploaded $project/wheelhouse/$package_set"
+}
+if [ "$upload_wheelhouse" = "yes" ]; then
+  upload_wheels primary requirements.lock
+  upload_wheels worker requirements-worker.lock
+fi
+
+log "OK: ${#files[@]} files uploaded to $project; wheelhouse: $upload_wheelhouse"

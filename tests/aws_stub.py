@@ -3,10 +3,12 @@
 `install_aws_stub(folder)` writes an executable `aws` into `folder`; put `folder` first on PATH.
 Each call is appended to `folder/calls.jsonl` as its argument list, with the content of every
 `file://` argument (the scripts pass temporary files that are gone once they exit). Answers:
-`emr create-cluster` prints a cluster id, `emr add-steps` a step id, `s3 cp` copies to and from the
-local folder `folder/s3/BUCKET/KEY`, `s3 ls` succeeds when that local copy exists (with --recursive
---summarize it prints the objects' count), and any other call with `--query Q` prints the answer to Q:
-from `stub_answers(folder, {Q: text})`, else from ANSWERS (a transient run that went well).
+`emr create-cluster` prints a cluster id, `emr add-steps` a step id, `s3 cp` (a folder with
+`--recursive`) and `s3 sync` copy to and from the local folder `folder/s3/BUCKET/KEY` (the stub's
+`s3 sync` copies everything: no --exclude, --delete), `s3 ls` succeeds when that local copy exists
+(with --recursive --summarize it prints the objects' count), and any other call with `--query Q`
+prints the answer to Q: from `stub_answers(folder, {Q: text})`, else from ANSWERS (a transient run
+that went well).
 """
 
 import json
@@ -49,13 +51,16 @@ elif args[:2] == ["s3", "ls"] and "--recursive" in args:
     print(f"\\nTotal Objects: {{len(objects)}}\\n   Total Size: 0")
 elif args[:2] == ["s3", "ls"]:
     sys.exit(0 if local(uris[0]).exists() else 1)
-elif args[:2] == ["s3", "cp"]:
+elif args[:2] in (["s3", "cp"], ["s3", "sync"]):
     paths = [arg for arg in args[2:] if not arg.startswith("-")]
     source, target = paths[-2], paths[-1]
     source = local(source) if source.startswith("s3://") else Path(source)
     target = local(target) if target.startswith("s3://") else Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, target)
+    if args[1] == "sync" or "--recursive" in args:
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy(source, target)
 elif "--query" in args:
     print(answers[args[args.index("--query") + 1]])
 '''

@@ -1,6 +1,8 @@
 """The EMR scripts in bootstrap/: shellcheck, the Configurations JSON, the AWS CLI calls they make
-(against a stub `aws`, tests/aws_stub.py) and the bootstrap's package set in a fresh environment."""
+(against a stub `aws`, tests/aws_stub.py) and the bootstrap's package sets in fresh environments:
+the primary node's from the package index, a core node's from a wheelhouse without an index."""
 
+import hashlib
 import json
 import os
 import re
@@ -14,11 +16,13 @@ import pytest
 
 from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
 from conftest import REPO
+from lockfile import lock_pins, normalized
 
 BOOTSTRAP = REPO / "bootstrap"
 PROJECT = "s3://my-bucket/fruits-featurize"
 SCRIPTS = ["install-packages.sh", "emr-cluster.sh", "create-cluster.sh", "upload.sh", "run-notebook.sh",
            "submit-run.sh", "run-on-emr.sh"]
+LOCK_ARGS = ["--requirements", REPO / "requirements.lock", "--worker-requirements", REPO / "requirements-worker.lock"]
 # Configuration classifications of EMR 7.x used here (Release Guide, "Configure applications":
 # https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-configure-apps.html).
 EMR_CLASSIFICATIONS = {"spark", "spark-defaults", "spark-env", "export", "livy-conf", "jupyter-s3-conf",
@@ -132,7 +136,7 @@ def test_create_cluster_passes_release_applications_bootstrap_configuration_logs
     assert option(args, "--log-uri") == f"{PROJECT}/logs/"
     assert option(args, "--bootstrap-actions") == (
         f"Path={PROJECT}/bootstrap/install-packages.sh,Name=install-python-packages,"
-        f"Args=[--requirements,{PROJECT}/requirements.txt]")
+        f"Args=[--requirements,{PROJECT}/requirements.lock,--worker-requirements,{PROJECT}/requirements-worker.lock]")
     assert option(args, "--region") == "eu-west-1"
     # The primary holds every driver (Livy's in client mode too): 32 GiB, on demand.
     assert args[args.index("--instance-groups") + 1] == \
@@ -143,17 +147,26 @@ def test_create_cluster_passes_release_applications_bootstrap_configuration_logs
     assert sent == expected
 
 
-def test_create_cluster_options_set_region_instances_timeout_and_weights(aws_stub):
+def test_create_cluster_options_set_region_instances_timeout_wheelhouse_and_weights(aws_stub):
+    stub_s3_object(aws_stub, f"{PROJECT}/wheelhouse/worker/numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl")
     process = run_script("create-cluster.sh", PROJECT, "--region", "us-east-1", "--core-type", "c5.4xlarge",
                          "--core-count", "2", "--idle-timeout", "1800", "--weights", "s3://my-bucket/w.h5",
-                         stub=aws_stub)
+                         "--wheelhouse", f"{PROJECT}/wheelhouse/", stub=aws_stub)
     assert process.returncode == 0, process.stderr
     args = [c for c in aws_calls(aws_stub) if c["args"][:2] == ["emr", "create-cluster"]][0]["args"]
     assert option(args, "--region") == "us-east-1"
     assert option(args, "--auto-termination-policy") == "IdleTimeout=1800"
     assert "InstanceCount=2,InstanceType=c5.4xlarge" in args[args.index("--instance-groups") + 2]
     assert option(args, "--bootstrap-actions").endswith(
-        f"Args=[--requirements,{PROJECT}/requirements.txt,--weights,s3://my-bucket/w.h5]")
+        f"Args=[--requirements,{PROJECT}/requirements.lock,--worker-requirements,{PROJECT}/requirements-worker.lock,"
+        f"--wheelhouse,{PROJECT}/wheelhouse,--weights,s3://my-bucket/w.h5]")
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(aws_stub):
+    process = run_script("create-cluster.sh", PROJECT, "--wheelhouse", f"{PROJECT}/wheelhouse", stub=aws_stub)
+    assert process.returncode != 0
+    assert f"run make wheelhouse, then bootstrap/upload.sh {PROJECT} --wheelhouse" in process.stderr
+    assert not [c for c in aws_calls(aws_stub) if c["args"][:2] == ["emr", "create-cluster"]]
 
 
 def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(tmp_path):
@@ -173,15 +186,37 @@ def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(aws_stub, id
 
 # --- upload.sh and submit-run.sh -----------------------------------------------------------------
 
-def test_upload_copies_notebook_params_requirements_and_bootstrap_to_the_project_prefix(aws_stub):
+def test_upload_copies_notebook_params_locks_and_bootstrap_to_the_project_prefix(aws_stub):
     process = run_script("upload.sh", PROJECT, stub=aws_stub)
     assert process.returncode == 0, process.stderr
     targets = {c["args"][-1] for c in aws_calls(aws_stub) if c["args"][:2] == ["s3", "cp"]}
     expected = {f"{PROJECT}/{path}" for path in [
-        "notebooks/featurize.ipynb", "requirements.txt", "bootstrap/install-packages.sh",
-        "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]}
+        "notebooks/featurize.ipynb", "requirements.lock", "requirements-worker.lock",
+        "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]}
     expected |= {f"{PROJECT}/params/{p.name}" for p in (REPO / "params").glob("*.yaml")}
     assert targets == expected
+    assert not [c for c in aws_calls(aws_stub) if c["args"][:2] == ["s3", "sync"]]
+
+
+def test_upload_with_wheelhouse_copies_each_nodes_wheels_next_to_the_bootstrap(aws_stub, tmp_path):
+    for package_set in ["primary", "worker"]:
+        (tmp_path / package_set).mkdir()
+        (tmp_path / package_set / f"{package_set}-1.0-py3-none-any.whl").write_text(package_set)
+        (tmp_path / package_set / ".done").touch()
+    process = run_script("upload.sh", PROJECT, "--wheelhouse", stub=aws_stub, env={"WHEELHOUSE": str(tmp_path)})
+    assert process.returncode == 0, process.stderr
+    syncs = [c["args"] for c in aws_calls(aws_stub) if c["args"][:2] == ["s3", "sync"]]
+    assert [args[-2:] for args in syncs] == [[str(tmp_path / "primary"), f"{PROJECT}/wheelhouse/primary"],
+                                             [str(tmp_path / "worker"), f"{PROJECT}/wheelhouse/worker"]]
+    assert all("--delete" in args for args in syncs)
+    uploaded = aws_stub / "s3" / PROJECT[len("s3://"):] / "wheelhouse" / "worker" / "worker-1.0-py3-none-any.whl"
+    assert uploaded.read_text() == "worker"
+
+
+def test_upload_with_wheelhouse_stops_when_make_wheelhouse_has_not_run(aws_stub, tmp_path):
+    process = run_script("upload.sh", PROJECT, "--wheelhouse", stub=aws_stub, env={"WHEELHOUSE": str(tmp_path)})
+    assert process.returncode != 0 and "run make wheelhouse first" in process.stderr
+    assert not [c for c in aws_calls(aws_stub) if c["args"][:2] == ["s3", "sync"]]
 
 
 def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_verbatim(aws_stub):
@@ -338,8 +373,9 @@ def test_run_on_emr_refuses_bad_input_naming_it(aws_stub, arguments, message):
 
 @pytest.fixture(scope="module")
 def bootstrapped_venv(tmp_path_factory):
-    """A fresh virtual environment into which the bootstrap installed its package set, copying a
-    weights file from (stub) S3 on a node that instance.json says is the primary."""
+    """A fresh virtual environment into which the bootstrap installed the primary node's package set
+    from the package index, copying a weights file from (stub) S3 on a node that instance.json says is
+    the primary."""
     folder = tmp_path_factory.mktemp("bootstrap")
     venv.create(folder / "venv", with_pip=True)
     stub = install_aws_stub(folder / "aws-stub")
@@ -347,30 +383,30 @@ def bootstrapped_venv(tmp_path_factory):
     instance = folder / "instance.json"
     instance.write_text('{"isMaster": true, "instanceGroupId": "ig-PRIMARY"}')
     python = folder / "venv" / "bin" / "python"
-    process = run_script("install-packages.sh", "--requirements", REPO / "requirements.txt",
-                         "--weights", "s3://my-bucket/models/weights.h5", stub=stub,
+    process = run_script("install-packages.sh", *LOCK_ARGS, "--weights", "s3://my-bucket/models/weights.h5", stub=stub,
                          env={"PYTHON": str(python), "WEIGHTS_DIR": str(folder / "models"),
                               "EMR_INSTANCE_INFO": str(instance)})
     return folder, python, process
 
 
-def requirement_pins():
-    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
-    return dict(line.split("==") for line in lines if line)
+def installed_distributions(python):
+    """{name: version} of every distribution in an environment."""
+    report = subprocess.run([str(python), "-c", "import importlib.metadata as m, json; "
+                             "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"],
+                            capture_output=True, text=True, check=True)
+    return {normalized(name): version for name, version in json.loads(report.stdout).items()}
 
 
-def test_bootstrap_installs_every_pin_except_pyspark_into_a_fresh_environment_and_imports_it(bootstrapped_venv):
+def test_bootstrap_installs_the_whole_lock_except_pyspark_on_the_primary_node_and_imports_it(bootstrapped_venv):
     _, python, process = bootstrapped_venv
     assert process.returncode == 0, process.stderr[-5000:]
-    pins = {name: version for name, version in requirement_pins().items() if name != "pyspark"}
-    report = subprocess.run([str(python), "-c", "import importlib.metadata as m, json, sys; "
-                             "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))", *pins],
-                            capture_output=True, text=True, check=True)
-    assert json.loads(report.stdout) == pins
-    imports = subprocess.run([str(python), "-c", "import keras, tensorflow, PIL, s3fs, pyarrow, papermill"],
+    pins = {name: version for name, version in lock_pins("requirements.lock").items() if name != "pyspark"}
+    installed = installed_distributions(python)
+    assert {name: installed.get(name) for name in pins} == pins
+    imports = subprocess.run([str(python), "-c", "import keras, tensorflow, tf2onnx, PIL, s3fs, pyarrow, papermill"],
                              capture_output=True, text=True)
     assert imports.returncode == 0, imports.stderr[-3000:]
-    assert f"OK: {len(pins)} pinned packages installed and imported" in process.stderr
+    assert f"OK: {len(pins)} locked packages installed and checked" in process.stderr
 
 
 def test_bootstrap_leaves_pyspark_to_emr(bootstrapped_venv):
@@ -386,9 +422,42 @@ def test_bootstrap_copies_the_weights_file_and_registers_the_kernel_on_the_prima
     assert "primary: yes" in process.stderr and f"weights: {folder / 'models' / 'weights.h5'}" in process.stderr
 
 
+@pytest.fixture(scope="session")
+def worker_wheelhouse():
+    """The workers' wheels as `make wheelhouse` downloads them for EMR's platform, kept in build/ per
+    content of requirements-worker.lock: downloaded once, not on every run."""
+    key = hashlib.sha256((REPO / "requirements-worker.lock").read_bytes()).hexdigest()[:16]
+    folder = REPO / "build" / "test-wheelhouse" / key
+    process = subprocess.run(["make", "--no-print-directory", f"WHEELHOUSE={folder}", f"{folder}/worker/.done"],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    return folder
+
+
+def test_bootstrap_installs_only_the_worker_lock_on_a_core_node_from_the_wheelhouse_without_an_index(
+        worker_wheelhouse, tmp_path):
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    instance = tmp_path / "instance.json"
+    instance.write_text('{"isMaster": false, "instanceGroupId": "ig-CORE"}')
+    unreachable = "http://127.0.0.1:9/simple"  # nothing listens there: a private subnet without internet
+    process = run_script("install-packages.sh", *LOCK_ARGS, "--wheelhouse", worker_wheelhouse,
+                         env={"PYTHON": str(python), "EMR_INSTANCE_INFO": str(instance),
+                              "PIP_INDEX_URL": unreachable, "PIP_EXTRA_INDEX_URL": unreachable})
+    assert process.returncode == 0, process.stderr[-5000:]
+    pins = lock_pins("requirements-worker.lock")
+    installed = installed_distributions(python)
+    venv_own = {"pip", "setuptools"}  # what venv puts into a Python 3.11 environment
+    assert {name: version for name, version in installed.items() if name not in venv_own} == pins  # no TensorFlow
+    assert f"from {worker_wheelhouse}/worker, without an index" in process.stderr
+    assert f"OK: {len(pins)} locked packages installed and checked" in process.stderr
+    assert "primary: no" in process.stderr
+
+
 def test_bootstrap_fails_the_node_on_an_unpinned_requirement(tmp_path):
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("numpy==1.26.4\npandas>=2\n")
-    process = run_script("install-packages.sh", "--requirements", requirements, env={"PYTHON": sys.executable})
+    requirements = tmp_path / "requirements.lock"
+    requirements.write_text("numpy==1.26.4 \\\n    --hash=sha256:0123\npandas>=2\n")
+    process = run_script("install-packages.sh", "--requirements", requirements, "--worker-requirements", requirements,
+                         env={"PYTHON": sys.executable})
     assert process.returncode != 0
     assert "unpinned requirements" in process.stderr and "pandas>=2" in process.stderr
