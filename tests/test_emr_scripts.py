@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
-from conftest import REPO
+from helpers import REPO
 
 BOOTSTRAP = REPO / "bootstrap"
 PROJECT = "s3://my-bucket/fruits-featurize"
@@ -359,6 +359,7 @@ def requirement_pins():
     return dict(line.split("==") for line in lines if line)
 
 
+@pytest.mark.slow  # installs every pin into a fresh environment
 def test_bootstrap_installs_every_pin_except_pyspark_into_a_fresh_environment_and_imports_it(bootstrapped_venv):
     _, python, process = bootstrapped_venv
     assert process.returncode == 0, process.stderr[-5000:]
@@ -373,11 +374,13 @@ def test_bootstrap_installs_every_pin_except_pyspark_into_a_fresh_environment_an
     assert f"OK: {len(pins)} pinned packages installed and imported" in process.stderr
 
 
+@pytest.mark.slow  # installs every pin into a fresh environment
 def test_bootstrap_leaves_pyspark_to_emr(bootstrapped_venv):
     _, python, _ = bootstrapped_venv
     assert subprocess.run([str(python), "-c", "import pyspark"], capture_output=True).returncode != 0
 
 
+@pytest.mark.slow  # installs every pin into a fresh environment
 def test_bootstrap_copies_the_weights_file_and_registers_the_kernel_on_the_primary_node(bootstrapped_venv):
     folder, python, process = bootstrapped_venv
     assert (folder / "models" / "weights.h5").read_text() == "weights"
