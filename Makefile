@@ -1,5 +1,9 @@
 # On a fresh clone, two commands do all the set-up (README): `make run` and `make test`.
 # Each creates the virtual environment .venv from the pinned requirements on first use.
+#   make run        the notebook on data/sample (WEIGHTS=file.h5 offline)
+#   make test       the whole suite, what CI runs (docs/testing.md)
+#   make test-fast  the fast tier: the notebook's functions and the scripts, no whole-notebook run
+#   make bench      the benchmark
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +15,7 @@ WEIGHTS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: run test bench sample clean java
+.PHONY: run test test-fast bench sample clean java
 
 run: $(BIN)/.runtime data/sample/.done java
 	mkdir -p output/local
@@ -21,6 +25,10 @@ run: $(BIN)/.runtime data/sample/.done java
 
 test: $(BIN)/.dev java
 	$(BIN)/python -m pytest
+
+# Tests marked slow run the whole notebook, a kernel, a Spark cluster or a server.
+test-fast: $(BIN)/.dev
+	$(BIN)/python -m pytest -m "not slow"
 
 sample: data/sample/.done
 
