@@ -1,5 +1,11 @@
 # On a fresh clone, two commands do all the set-up (README): `make run` and `make test`.
 # Each creates the virtual environment .venv from the lock files (requirements*.lock) on first use.
+#   make run        the notebook on data/sample (WEIGHTS=file.h5 offline)
+#   make test       the whole suite, what CI runs (docs/testing.md)
+#   make test-fast  the fast tier: the notebook's functions and the scripts, no whole-notebook run
+#   make bench      the benchmark (bench/README.md)
+#   make lock       the lock files, after editing requirements*.txt or requirements-worker.in
+#   make wheelhouse the wheels for EMR clusters without internet (docs/emr-install.md)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +17,7 @@ WEIGHTS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: run test bench sample clean java lock wheelhouse
+.PHONY: run test test-fast bench sample clean java lock wheelhouse
 
 run: $(BIN)/.runtime data/sample/.done java
 	mkdir -p output/local
@@ -21,6 +27,10 @@ run: $(BIN)/.runtime data/sample/.done java
 
 test: $(BIN)/.dev java
 	$(BIN)/python -m pytest
+
+# Tests marked slow run the whole notebook, a kernel, a Spark cluster or a server.
+test-fast: $(BIN)/.dev
+	$(BIN)/python -m pytest -m "not slow"
 
 sample: data/sample/.done
 

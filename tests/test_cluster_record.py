@@ -2,11 +2,6 @@
 writes on every node (here a fake one in a temporary folder) and says "local" anywhere else."""
 
 import json
-import os
-
-import nbformat
-
-from conftest import NOTEBOOK
 
 # The shape of EMR's /mnt/var/lib/info/job-flow.json (EMR Developer Guide, "JSON Configuration Files").
 JOB_FLOW = {
@@ -21,19 +16,10 @@ JOB_FLOW = {
 }
 
 
-def cluster_record_function():
-    """The notebook's cluster_record, defined from its own cell's source."""
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    [source] = [cell.source for cell in notebook.cells if cell.source.startswith("def cluster_record(")]
-    namespace = {"os": os, "json": json}
-    exec(source, namespace)
-    return namespace["cluster_record"]
-
-
-def test_on_an_emr_node_the_record_names_the_cluster_and_its_instance_groups(tmp_path, monkeypatch):
+def test_on_an_emr_node_the_record_names_the_cluster_and_its_instance_groups(notebook, tmp_path, monkeypatch):
     (tmp_path / "job-flow.json").write_text(json.dumps(JOB_FLOW))
     monkeypatch.setenv("EMR_INFO_DIR", str(tmp_path))
-    assert cluster_record_function()() == {
+    assert notebook.cluster_record() == {
         "platform": "emr", "cluster_id": "j-1ABCDEFGHIJKL",
         "instance_groups": [
             {"role": "Master", "instance_type": "m5.xlarge", "count": 1, "market": "OnDemand"},
@@ -42,6 +28,6 @@ def test_on_an_emr_node_the_record_names_the_cluster_and_its_instance_groups(tmp
     }
 
 
-def test_off_emr_the_record_says_local(tmp_path, monkeypatch):
+def test_off_emr_the_record_says_local(notebook, tmp_path, monkeypatch):
     monkeypatch.setenv("EMR_INFO_DIR", str(tmp_path / "absent"))
-    assert cluster_record_function()() == {"platform": "local", "cluster_id": None, "instance_groups": []}
+    assert notebook.cluster_record() == {"platform": "local", "cluster_id": None, "instance_groups": []}

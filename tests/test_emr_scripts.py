@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
-from conftest import REPO
+from helpers import REPO
 from lockfile import lock_pins, normalized
 
 BOOTSTRAP = REPO / "bootstrap"
@@ -397,6 +397,7 @@ def installed_distributions(python):
     return {normalized(name): version for name, version in json.loads(report.stdout).items()}
 
 
+@pytest.mark.slow  # installs the whole lock into a fresh environment
 def test_bootstrap_installs_the_whole_lock_except_pyspark_on_the_primary_node_and_imports_it(bootstrapped_venv):
     _, python, process = bootstrapped_venv
     assert process.returncode == 0, process.stderr[-5000:]
@@ -409,11 +410,13 @@ def test_bootstrap_installs_the_whole_lock_except_pyspark_on_the_primary_node_an
     assert f"OK: {len(pins)} locked packages installed and checked" in process.stderr
 
 
+@pytest.mark.slow  # installs the whole lock into a fresh environment
 def test_bootstrap_leaves_pyspark_to_emr(bootstrapped_venv):
     _, python, _ = bootstrapped_venv
     assert subprocess.run([str(python), "-c", "import pyspark"], capture_output=True).returncode != 0
 
 
+@pytest.mark.slow  # installs the whole lock into a fresh environment
 def test_bootstrap_copies_the_weights_file_and_registers_the_kernel_on_the_primary_node(bootstrapped_venv):
     folder, python, process = bootstrapped_venv
     assert (folder / "models" / "weights.h5").read_text() == "weights"
@@ -434,6 +437,7 @@ def worker_wheelhouse():
     return folder
 
 
+@pytest.mark.slow  # installs the workers' lock into a fresh environment
 def test_bootstrap_installs_only_the_worker_lock_on_a_core_node_from_the_wheelhouse_without_an_index(
         worker_wheelhouse, tmp_path):
     venv.create(tmp_path / "venv", with_pip=True)

@@ -1,27 +1,16 @@
 """The notebook cell by cell under nbval, and the committed notebook's hygiene."""
 
 import ast
-import subprocess
-import sys
 
 import nbformat
+import pytest
 
-from conftest import CI_PARAMS, CI_PARAMS_FILE, NOTEBOOK, REPO, notebook_env
+from helpers import NOTEBOOK, expect_nbval_passes, notebook_env, prepare_for_nbval
 
 
+@pytest.mark.slow
 def test_notebook_passes_nbval_cell_by_cell_with_ci_parameters(ci_inputs, tmp_path):
-    prepared = tmp_path / "featurize-ci.ipynb"
-    # nbval runs the kernel in the notebook's folder, so the fixture paths are made absolute.
-    subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(prepared), "--prepare-only",
-                    "-k", "python3", "-f", str(CI_PARAMS_FILE),
-                    "-p", "input_path", str(REPO / CI_PARAMS["input_path"]),
-                    "-p", "weights", str(REPO / CI_PARAMS["weights"]),
-                    "-p", "output_path", str(tmp_path / "output")], check=True, cwd=REPO)
-    process = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                              "--nbval-kernel-name", "python3", str(prepared)],
-                             cwd=tmp_path, env=notebook_env(), capture_output=True, text=True, timeout=900)
-    assert process.returncode == 0, process.stdout[-5000:]
-    assert " passed" in process.stdout and " failed" not in process.stdout
+    expect_nbval_passes(prepare_for_nbval(tmp_path, "python3"), "python3", notebook_env())
 
 
 def code_cells():
@@ -32,6 +21,8 @@ def test_committed_notebook_keeps_only_the_outputs_nbval_checks():
     for cell in code_cells():
         checked = "# NBVAL_CHECK_OUTPUT" in cell.source
         assert bool(cell.outputs) == checked, f"cell {cell.get('id')}: outputs stored = {bool(cell.outputs)}"
+        # nbval fails a cell that has outputs but no execution count ("Unrun reference cell has outputs").
+        assert (cell.execution_count is not None) == checked, f"cell {cell.get('id')}: {cell.execution_count}"
 
 
 def test_committed_notebook_opens_in_the_sparkmagic_pyspark_kernel():

@@ -1,23 +1,40 @@
 """Bad input never breaks a run and no file is lost: rejects, accounting, manifest, safe outputs."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import output_snapshot, read_output, run_papermill
-from hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER, make_hostile_tree
+from helpers import read_output, run_notebook, run_papermill, stdout_text
+from hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
+from sample_images import make_sample
+
+pytestmark = pytest.mark.slow
+
+STALE_PART = "features/part-99999-stale.parquet"
+USER_FILE = "notes.txt"
+
+
+def leave_an_earlier_run_and_a_user_file(output):
+    """An output folder as an earlier run and its user left it: a stale part file, a manifest, a note."""
+    (output / "features").mkdir(parents=True)
+    (output / STALE_PART).write_text("from an earlier run")
+    (output / "manifest.json").write_text("{}")
+    (output / USER_FILE).write_text("the user's own file")
 
 
 @pytest.fixture(scope="module")
-def hostile(ci_inputs, tmp_path_factory):
-    """The hostile tree, run through the notebook: (tree, expected outcomes, output folder)."""
-    base = tmp_path_factory.mktemp("hostile")
-    outcomes = make_hostile_tree(base / "images")
+def hostile(ci_inputs, hostile_tree, tmp_path_factory):
+    """The hostile tree, run through the notebook into a folder an earlier run had written:
+    (tree, expected outcomes, output folder)."""
+    images, outcomes = hostile_tree
+    base = tmp_path_factory.mktemp("hostile-run")
     output = base / "output"
-    process = run_papermill(base / "executed.ipynb", "input_path", base / "images", "output_path", output,
-                            "image_glob", IMAGE_GLOB, "pca_k", 3)
-    assert process.returncode == 0, process.stderr[-5000:]
-    return base / "images", outcomes, output
+    leave_an_earlier_run_and_a_user_file(output)
+    run_notebook(base / "executed.ipynb", "input_path", images, "output_path", output, "image_glob", IMAGE_GLOB,
+                 "pca_k", 3)
+    return images, outcomes, output
 
 
 def relative(paths, images):
@@ -62,7 +79,7 @@ def test_manifest_lists_exactly_the_output_files(hostile):
     _, _, output = hostile
     manifest, _ = read_output(output)
     on_disk = sorted(str(p.relative_to(output)) for p in output.rglob("*")
-                     if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."))
+                     if p.is_file() and p.name not in ("manifest.json", USER_FILE) and not p.name.startswith("."))
     assert manifest["outputs"] == on_disk
     assert "pca_features.csv" in on_disk and any(p.startswith("rejected/part-") for p in on_disk)
 
@@ -90,29 +107,24 @@ def test_csv_keeps_paths_with_spaces_hashes_percents_and_accents(hostile):
     assert sorted(csv["image"]) == expected(outcomes, lambda o: o == "featurized")
 
 
-def test_failed_run_leaves_no_manifest_and_next_run_leaves_a_clean_folder(hostile, tmp_path):
-    images, outcomes, _ = hostile
-    output = tmp_path / "output"
-    (output / "features").mkdir(parents=True)
-    (output / "features" / "part-99999-stale.parquet").write_text("from an earlier run")
-    (output / "manifest.json").write_text("{}")
-    (output / "notes.txt").write_text("the user's own file")
-    found = len(expected(outcomes, lambda o: o != "skipped"))
-    # pca_k passes the parameter check (at most the files found) but not the PCA (rejects excluded).
-    failed = run_papermill(tmp_path / "failed.ipynb", "input_path", images, "output_path", output,
-                           "image_glob", IMAGE_GLOB, "pca_k", found)
-    assert failed.returncode != 0
-    assert f"parameter pca_k = {found} is not accepted: it must be at most the number of images featurized" \
-        in failed.stderr
-    assert not (output / "manifest.json").exists()
-    assert not (output / "features" / "part-99999-stale.parquet").exists()
+def test_a_run_removes_an_earlier_runs_outputs_and_keeps_the_users_files(hostile):
+    _, _, output = hostile
+    assert json.loads((output / "manifest.json").read_text())["counts"]["found"] > 0  # not the earlier "{}"
+    assert not (output / STALE_PART).exists()
+    assert (output / USER_FILE).read_text() == "the user's own file"
 
-    process = run_papermill(tmp_path / "good.ipynb", "input_path", images, "output_path", output,
-                            "image_glob", IMAGE_GLOB, "pca_k", 2, "num_partitions", 2)
-    assert process.returncode == 0, process.stderr[-5000:]
-    manifest, features = read_output(output)
-    assert len(list((output / "features").glob("part-*.parquet"))) == 2
-    assert all(len(scores) == 2 for scores in features["pca"])
-    assert (output / "notes.txt").read_text() == "the user's own file"
-    on_disk = {path for path in output_snapshot(output) if not path.split("/")[-1].startswith(".")}
-    assert on_disk == set(manifest["outputs"]) | {"manifest.json", "notes.txt"}
+
+def test_a_run_failing_after_featurization_leaves_no_manifest_and_no_stale_file(ci_inputs, tmp_path):
+    images = tmp_path / "images"
+    make_sample(images, per_class=2, classes=1)
+    (images / "Apple Braeburn" / "empty.jpg").write_bytes(b"")  # found, then rejected
+    output = tmp_path / "output"
+    leave_an_earlier_run_and_a_user_file(output)
+    # pca_k passes the parameter check (at most the files found) but not the PCA (rejects excluded).
+    failed = run_papermill(tmp_path / "failed.ipynb", "input_path", images, "output_path", output, "pca_k", 3)
+    assert failed.returncode != 0
+    assert "parameter pca_k = 3 is not accepted: it must be at most the number of images featurized" in failed.stderr
+    assert "Spark UI" in stdout_text(tmp_path / "failed.ipynb"), "the run failed before Spark"
+    assert not (output / "manifest.json").exists()
+    assert not (output / STALE_PART).exists()
+    assert (output / USER_FILE).read_text() == "the user's own file"

@@ -15,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -24,9 +23,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, notebook_env
 from contract import assert_output_contract
+from helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_success, free_loopback_port, notebook_env,
+                     wait_for)
 from sample_images import FRUITS
+
+pytestmark = pytest.mark.slow
 
 BUCKET = "fruits"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
@@ -62,28 +64,28 @@ def spark_submit_args(endpoint):
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory):
     """http://127.0.0.1:PORT of a moto server (S3) for this module, with an empty bucket."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_loopback_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, f"moto did not start: {log.name}"
-                time.sleep(0.3)
+        wait_for(lambda: server.poll() is not None or accepts_connections(port), f"moto not listening on {port}", 60)
+        assert server.poll() is None, f"moto did not start: {log.name}"
         s3_client(endpoint).create_bucket(Bucket=BUCKET)
         yield endpoint
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def accepts_connections(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def s3_client(endpoint):
@@ -110,10 +112,9 @@ def s3_key(uri):
 def uploaded_project(s3_endpoint, tmp_path_factory):
     """bootstrap/upload.sh PROJECT run with the AWS CLI against moto."""
     home = tmp_path_factory.mktemp("upload")
-    process = subprocess.run(["bash", str(REPO / "bootstrap" / "upload.sh"), PROJECT], cwd=home,
-                             env=s3_environment(s3_endpoint, home), capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stderr
-    return process
+    return expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "upload.sh"), PROJECT], cwd=home,
+                                         env=s3_environment(s3_endpoint, home), capture_output=True, text=True,
+                                         timeout=300))
 
 
 @pytest.fixture(scope="module")
@@ -129,11 +130,10 @@ def s3_run(s3_endpoint, uploaded_project, ci_inputs, tmp_path_factory):
                  "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT}
     papermill_options = [item for name, value in overrides.items() for item in ("-p", name, str(value))]
     home = tmp_path_factory.mktemp("s3-run")  # no project files in the working folder: all from S3
-    process = subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
-                              *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
-                             env={**s3_environment(s3_endpoint, home), "PYTHON": sys.executable,
-                                  "SPARK_MASTER": CI_PARAMS["spark_master"]})
-    assert process.returncode == 0, process.stderr[-5000:]
+    expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
+                                   *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
+                                  env={**s3_environment(s3_endpoint, home), "PYTHON": sys.executable,
+                                       "SPARK_MASTER": CI_PARAMS["spark_master"]}))
     return client
 
 

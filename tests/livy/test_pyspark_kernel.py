@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import CI_CLASSES, CI_PARAMS, CI_PARAMS_FILE, CI_PER_CLASS, NOTEBOOK, REPO, run_papermill, stdout_text
+from helpers import (CI_CLASSES, CI_PER_CLASS, expect_nbval_passes, expect_success, prepare_for_nbval, run_notebook,
+                     run_papermill, stdout_text)
 from livy.conftest import PYSPARK_KERNEL
+
+pytestmark = pytest.mark.slow
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # sparkmagic displays an ipywidgets FloatProgress for every statement (Command._get_statement_output in
@@ -26,21 +29,13 @@ NBVAL_SANITIZE = f"[sparkmagic progress bar]\nregex: ^FloatProgress\\(.*\nreplac
 KernelRun = namedtuple("KernelRun", "output requests")
 
 
-def run_in_pyspark_kernel(livy_server, pyspark_kernel_env, output_notebook, *parameters):
-    """Papermill with the PySpark kernel; return the process and the requests the server received."""
-    first_request = len(livy_server.requests_seen)
-    process = run_papermill(output_notebook, *parameters, env=pyspark_kernel_env, kernel=PYSPARK_KERNEL)
-    return process, livy_server.requests_seen[first_request:]
-
-
 @pytest.fixture(scope="session")
 def pyspark_kernel_run(ci_inputs, livy_server, pyspark_kernel_env, tmp_path_factory):
     """The notebook with params/ci.yaml, run by papermill in the PySpark kernel."""
     output = tmp_path_factory.mktemp("pyspark-kernel-run")
-    process, requests = run_in_pyspark_kernel(livy_server, pyspark_kernel_env, output / "executed.ipynb",
-                                              "output_path", output)
-    assert process.returncode == 0, process.stderr[-5000:]
-    return KernelRun(output, requests)
+    first_request = len(livy_server.requests_seen)
+    run_notebook(output / "executed.ipynb", "output_path", output, env=pyspark_kernel_env, kernel=PYSPARK_KERNEL)
+    return KernelRun(output, livy_server.requests_seen[first_request:])
 
 
 def read_features_by_path(output):
@@ -86,8 +81,8 @@ def test_kernel_runs_the_cells_in_one_livy_session_and_deletes_it_at_shutdown(py
 def test_a_failing_statement_makes_papermill_fail_and_stops_the_run(ci_inputs, livy_server, pyspark_kernel_env,
                                                                      tmp_path):
     executed = tmp_path / "executed.ipynb"
-    process, _ = run_in_pyspark_kernel(livy_server, pyspark_kernel_env, executed,
-                                       "output_path", tmp_path / "out", "pca_k", 0)
+    process = run_papermill(executed, "output_path", tmp_path / "out", "pca_k", 0, env=pyspark_kernel_env,
+                            kernel=PYSPARK_KERNEL)
     assert process.returncode != 0
     assert "parameter pca_k = 0 is not accepted" in process.stderr
     assert "Spark UI" not in stdout_text(executed), "cells after the failing one ran"
@@ -109,23 +104,11 @@ def expect_outputs_as_sparkmagic_shows_them(notebook_path):
 
 
 def test_notebook_passes_nbval_cell_by_cell_in_the_pyspark_kernel(ci_inputs, pyspark_kernel_env, tmp_path):
-    prepared = tmp_path / "featurize-ci.ipynb"
-    # nbval runs the kernel in the notebook's folder (the Livy session runs in the repository's root
-    # anyway); the paths are made absolute as in the python3 nbval test.
-    subprocess.run([sys.executable, "-m", "papermill", str(NOTEBOOK), str(prepared), "--prepare-only",
-                    "-k", PYSPARK_KERNEL, "-f", str(CI_PARAMS_FILE),
-                    "-p", "input_path", str(REPO / CI_PARAMS["input_path"]),
-                    "-p", "weights", str(REPO / CI_PARAMS["weights"]),
-                    "-p", "output_path", str(tmp_path / "output")], check=True, cwd=REPO)
+    prepared = prepare_for_nbval(tmp_path, PYSPARK_KERNEL)  # the Livy session runs in the repository's root
     assert expect_outputs_as_sparkmagic_shows_them(prepared) >= 1
     sanitize = tmp_path / "sanitize.cfg"
     sanitize.write_text(NBVAL_SANITIZE)
-    process = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                              "--nbval-kernel-name", PYSPARK_KERNEL, "--nbval-sanitize-with", str(sanitize),
-                              str(prepared)],
-                             cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=900)
-    assert process.returncode == 0, process.stdout[-5000:]
-    assert " passed" in process.stdout and " failed" not in process.stdout
+    expect_nbval_passes(prepared, PYSPARK_KERNEL, pyspark_kernel_env, "--nbval-sanitize-with", str(sanitize))
 
 
 def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_kernel_env, tmp_path):
@@ -134,9 +117,8 @@ def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_ke
         "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0, 1], [1, 0])\n%matplot plt")])
     source, executed = tmp_path / "plot.ipynb", tmp_path / "plot-executed.ipynb"
     nbformat.write(notebook, source)
-    process = subprocess.run([sys.executable, "-m", "papermill", str(source), str(executed), "-k", PYSPARK_KERNEL],
-                             cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=600)
-    assert process.returncode == 0, process.stderr[-5000:]
+    expect_success(subprocess.run([sys.executable, "-m", "papermill", str(source), str(executed), "-k", PYSPARK_KERNEL],
+                                  cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=600))
     images = [output.data["image/png"] for output in nbformat.read(executed, as_version=4).cells[0].outputs
               if "image/png" in output.get("data", {})]
     assert len(images) == 1

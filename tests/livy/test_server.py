@@ -8,6 +8,8 @@ from collections import namedtuple
 import pytest
 import requests
 
+pytestmark = pytest.mark.slow
+
 TIMEOUT_SECONDS = 300
 
 

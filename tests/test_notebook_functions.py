@@ -1,0 +1,141 @@
+"""The notebook's own functions, called directly (tools/notebook_code.py runs their definitions from
+the notebook's cells): listing and decoding the files, choosing k, reconciling, the quality check."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
+
+
+@pytest.mark.parametrize("glob, matching, not_matching", [
+    ("*.jpg", ["a.jpg", "fruit #2 & (x) 50%.jpg"], ["a.jpeg", "a.jpg.txt", "ajpg"]),
+    ("*.{jpg,png}", ["a.jpg", "b.png"], ["c.gif", "d.jp"]),
+    ("r_?_100.jpg", ["r_1_100.jpg"], ["r_10_100.jpg"]),
+    ("[ab]*.jpg", ["apple.jpg", "banana.jpg"], ["cherry.jpg"]),
+    ("[!a]*.jpg", ["banana.jpg"], ["apple.jpg"]),
+    ("[^a]*.jpg", ["banana.jpg"], ["apple.jpg"]),
+    (r"\*.jpg", ["*.jpg"], ["a.jpg"]),
+    ("(1)+.jpg", ["(1)+.jpg"], ["1.jpg", "11.jpg"]),  # regex characters are literal in a glob
+])
+def test_glob_regex_matches_file_names_as_the_hadoop_glob_does(notebook, glob, matching, not_matching):
+    pattern = notebook.glob_regex(glob)
+    assert [name for name in matching if not pattern.fullmatch(name)] == []
+    assert [name for name in not_matching if pattern.fullmatch(name)] == []
+
+
+def test_find_images_lists_matching_files_with_label_and_size_skipping_hidden_ones(notebook, hostile_tree):
+    root, outcomes = hostile_tree
+    found = notebook.find_images(str(root), IMAGE_GLOB)
+    assert sorted(found["relative_path"]) == sorted(path for path, outcome in outcomes.items() if outcome != "skipped")
+    assert list(found["label"]) == [path.split("/")[0] for path in found["relative_path"]]
+    assert list(found["size"]) == [(root / path).stat().st_size for path in found["relative_path"]]
+
+
+def decoded(notebook, root, path):
+    return notebook.decode((root / path).read_bytes())
+
+
+def test_every_readable_image_decodes_to_224_by_224_rgb_bytes(notebook, hostile_tree):
+    root, outcomes = hostile_tree
+    for path in (path for path, outcome in outcomes.items() if outcome == "featurized"):
+        pixels = decoded(notebook, root, path)
+        assert (pixels.shape, pixels.dtype) == ((224, 224, 3), np.uint8), path
+
+
+@pytest.mark.parametrize("name, reason", [("notes.jpg", "not an image"), ("truncated.jpg", "truncated"),
+                                          ("bomb.png", "too many pixels"), ("empty.jpg", "not an image")])
+def test_an_unreadable_file_is_rejected_with_its_reason(notebook, hostile_tree, name, reason):
+    # An empty file never reaches decode in a run (Spark skips it; the listing rejects it as "empty file").
+    root, _ = hostile_tree
+    with pytest.raises(notebook.RejectedImage) as rejected:
+        decoded(notebook, root, f"{BAD_FOLDER}/{name}")
+    assert rejected.value.reason == reason and rejected.value.detail
+
+
+@pytest.mark.parametrize("image, twin", [
+    ("transparent.png", "white.png"),  # alpha dropped onto white
+    ("grey-16-bit.png", "grey-8-bit.png"),  # 16 bits scaled, not clipped to white
+    ("exif-rotated.png", "upright.png"),  # EXIF orientation honoured
+])
+def test_unusual_image_decodes_like_its_plain_twin_not_as_plain_pillow_would(notebook, hostile_tree, image, twin):
+    from PIL import Image
+
+    root, _ = hostile_tree
+    pixels, twin_pixels = (decoded(notebook, root, f"{ODD_FOLDER}/{name}").astype(int) for name in (image, twin))
+    assert np.abs(pixels - twin_pixels).max() <= 1
+    with Image.open(root / ODD_FOLDER / image) as plain:  # alpha, bit depth and EXIF ignored
+        plain_pixels = np.asarray(plain.convert("RGB").resize((224, 224), Image.Resampling.BICUBIC)).astype(int)
+    assert np.abs(pixels - plain_pixels).mean() > 10
+
+
+def test_greyscale_cmyk_and_palette_images_become_rgb(notebook, hostile_tree):
+    from PIL import Image
+
+    root, _ = hostile_tree
+    for name in ("grey.jpg", "cmyk.jpg", "palette.png"):
+        with Image.open(root / ODD_FOLDER / name) as image:
+            assert notebook.to_rgb(image).mode == "RGB", name
+    grey = decoded(notebook, root, f"{ODD_FOLDER}/grey.jpg")
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+
+
+def test_model_input_scales_pixels_to_minus_one_to_one(notebook):
+    batch = notebook.model_input([np.full((224, 224, 3), 0, np.uint8), np.full((224, 224, 3), 255, np.uint8)])
+    assert batch.dtype == np.float32 and batch.shape == (2, 224, 224, 3)
+    assert (batch[0] == -1).all() and (batch[1] == 1).all()
+
+
+EXPLAINED = np.array([0.5, 0.3, 0.1, 0.1])
+
+
+@pytest.mark.parametrize("fraction, count", [(0.3, 1), (0.5, 1), (0.8, 2), (0.85, 3), (0.95, 4), (1.0, 4)])
+def test_components_for_is_the_smallest_count_reaching_the_fraction(notebook, fraction, count):
+    assert notebook.components_for(EXPLAINED, fraction) == count
+
+
+def test_components_for_a_fraction_reached_up_to_rounding(notebook):
+    assert notebook.components_for(np.full(10, 0.1), 1.0) == 10  # the cumulative sum ends at 0.9999999999999999
+
+
+def test_choose_k_takes_a_count_as_it_is_and_a_fraction_as_the_components_reaching_it(notebook):
+    assert notebook.choose_k(3, EXPLAINED, featurized=20, rejected=0) == 3
+    assert notebook.choose_k(0.8, EXPLAINED, featurized=20, rejected=0) == 2
+
+
+def test_choose_k_refuses_more_components_than_images_featurized(notebook):
+    with pytest.raises(notebook.ParameterError) as refused:
+        notebook.choose_k(18, EXPLAINED, featurized=14, rejected=4)
+    assert "parameter pca_k = 18 is not accepted: it must be at most the number of images featurized " \
+           "(14; 4 rejected)" in str(refused.value)
+
+
+ACCOUNTING = pd.DataFrame({"found": [3, 2]}, index=["Kiwi", "Lemon"])
+
+
+def test_reconcile_accepts_files_found_equal_to_rows_written_per_label(notebook):
+    notebook.reconcile(ACCOUNTING, pd.Series({"Kiwi": 3, "Lemon": 1}), pd.Series({"Lemon": 1}, dtype=int))
+
+
+@pytest.mark.parametrize("features, rejects", [
+    ({"Kiwi": 3, "Lemon": 1}, {}),  # a file lost
+    ({"Kiwi": 3, "Lemon": 2}, {"Lemon": 1}),  # a file written twice
+    ({"Kiwi": 3, "Lemon": 2, "Pear": 1}, {}),  # a row of a label never found
+])
+def test_reconcile_refuses_rows_that_do_not_match_the_files_found(notebook, features, rejects):
+    with pytest.raises(ValueError, match="files found and rows written do not reconcile"):
+        notebook.reconcile(ACCOUNTING, pd.Series(features, dtype=int), pd.Series(rejects, dtype=int))
+
+
+def test_nearest_neighbour_agreement_is_one_for_separated_labels_and_chance_counts_same_label_pairs(notebook):
+    points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
+    labels = np.array(["a", "a", "b", "b", "b"])
+    agreement, chance = notebook.nearest_neighbour_agreement(points, labels)
+    assert agreement == 1.0
+    assert chance == pytest.approx((2 * 1 + 3 * 2) / (5 * 4))
+
+
+def test_nearest_neighbour_agreement_counts_each_point_whose_neighbour_has_its_label(notebook):
+    points = np.array([[0.0], [1.0], [10.0], [11.0]])
+    labels = np.array(["a", "b", "b", "b"])  # 0 -> 1 (differs), 1 -> 0 (differs), 10 <-> 11 (agree)
+    assert notebook.nearest_neighbour_agreement(points, labels)[0] == 0.5
