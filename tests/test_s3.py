@@ -137,9 +137,9 @@ def s3_run(s3_endpoint, uploaded_project, ci_inputs, tmp_path_factory):
     return client
 
 
-def test_upload_puts_notebook_params_requirements_and_bootstrap_in_s3(s3_endpoint, uploaded_project):
+def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(s3_endpoint, uploaded_project):
     client = s3_client(s3_endpoint)
-    for path in ["notebooks/featurize.ipynb", "params/emr.yaml", "requirements.txt",
+    for path in ["notebooks/featurize.ipynb", "params/emr.yaml", "requirements.lock", "requirements-worker.lock",
                  "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]:
         stored = client.get_object(Bucket=BUCKET, Key=f"{s3_key(PROJECT)}/{path}")["Body"].read()
         assert stored == (REPO / path).read_bytes(), path
