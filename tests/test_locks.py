@@ -4,7 +4,7 @@ fails here, offline, before any install runs what CI did not test."""
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from lockfile import lock_entries, lock_pins, normalized
 
 LOCKS = ["requirements.lock", "requirements-worker.lock", "requirements-dev.lock"]

@@ -6,7 +6,6 @@ built on the workers) fails here. One worker is stopped while it featurizes, as 
 would be: the run must still account for every file, once."""
 
 import contextlib
-import json
 import re
 import subprocess
 import threading
@@ -134,9 +133,8 @@ def test_a_worker_lost_mid_featurization_loses_no_file_and_duplicates_none(stand
     started = set(re.findall(r"Running task \S+ in stage \S+ \(TID (\d+)\)", executor_log))
     finished = set(re.findall(r"Finished task \S+ in stage \S+ \(TID (\d+)\)", executor_log))
     assert started - finished, f"no task was lost with the stopped worker (see {work_dirs[1] / application})"
-    manifest = json.loads((standalone_run / "manifest.json").read_text())
+    manifest, features = read_output(standalone_run)
     counts = manifest["counts"]
-    features = pd.read_parquet(standalone_run / "features")
     rejected = pd.read_parquet(standalone_run / "rejected")
     assert counts["found"] == counts["featurized"] + counts["rejected"] == len(features) + len(rejected)
     assert not features["path"].duplicated().any() and not rejected["path"].duplicated().any()
