@@ -1,5 +1,5 @@
 """Shared fixtures: the inputs params/ci.yaml names, the notebook's functions, the hostile tree, and
-the whole-notebook runs that several test modules read. Helpers are in helpers.py."""
+the whole-notebook runs that several test modules read. Helpers are in support/helpers.py."""
 
 import shutil
 import subprocess
@@ -8,10 +8,10 @@ from collections import namedtuple
 
 import pytest
 
-from colour_tree import write_colour_tree
-from helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, generators_digest, output_snapshot,
+from support.colour_tree import write_colour_tree
+from support.helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, generators_digest, output_snapshot,
                      run_notebook)
-from hostile_tree import make_hostile_tree
+from support.hostile_tree import make_hostile_tree
 from notebook_code import notebook_functions
 from sample_images import make_sample
 

@@ -1,5 +1,5 @@
 """The EMR scripts in bootstrap/: shellcheck, the Configurations JSON, the AWS CLI calls they make
-(against a stub `aws`, tests/aws_stub.py) and the bootstrap's package sets in fresh environments:
+(against a stub `aws`, tests/support/aws_stub.py) and the bootstrap's package sets in fresh environments:
 the primary node's from the package index, a core node's from a wheelhouse without an index."""
 
 import hashlib
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
-from helpers import REPO
-from lockfile import lock_pins, normalized
+from support.aws_stub import CLUSTER_ID, STEP_ID, aws_calls, install_aws_stub, option, stub_answers, stub_s3_object
+from support.helpers import REPO
+from support.lockfile import lock_pins, normalized
 
 BOOTSTRAP = REPO / "bootstrap"
 PROJECT = "s3://my-bucket/fruits-featurize"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import read_output, run_notebook
+from support.helpers import read_output, run_notebook
 from sample_images import FRUITS, fruit_image
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ fails here, offline, before any install runs what CI did not test."""
 
 import pytest
 
-from helpers import REPO
-from lockfile import lock_entries, lock_pins, normalized
+from support.helpers import REPO
+from support.lockfile import lock_entries, lock_pins, normalized
 
 LOCKS = ["requirements.lock", "requirements-worker.lock", "requirements-dev.lock"]
 EMR_PLATFORM = "--python-version 3.11 --python-platform x86_64-manylinux_2_34"

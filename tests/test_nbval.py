@@ -5,7 +5,7 @@ import ast
 import nbformat
 import pytest
 
-from helpers import NOTEBOOK, expect_nbval_passes, notebook_env, prepare_for_nbval
+from support.helpers import NOTEBOOK, expect_nbval_passes, notebook_env, prepare_for_nbval
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from colour_tree import COLOURS, PER_COLOUR
-from contract import assert_output_contract
-from helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, output_snapshot, read_output
+from support.colour_tree import COLOURS, PER_COLOUR
+from support.contract import assert_output_contract
+from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, output_snapshot, read_output
 from sample_images import FRUITS
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
+from support.hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
 
 
 @pytest.mark.parametrize("glob, matching, not_matching", [

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers import REPO, notebook_env, run_papermill, stdout_text
+from support.helpers import REPO, notebook_env, run_papermill, stdout_text
 
 
 @pytest.fixture

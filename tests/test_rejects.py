@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import read_output, run_notebook, run_papermill, stdout_text
-from hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
+from support.helpers import read_output, run_notebook, run_papermill, stdout_text
+from support.hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
 from sample_images import make_sample
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colour_tree import COLOURS, PER_COLOUR
-from helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, read_output
+from support.colour_tree import COLOURS, PER_COLOUR
+from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, read_output
 
 pytestmark = pytest.mark.slow
 

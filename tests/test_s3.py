@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from contract import assert_output_contract
-from helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_success, free_loopback_port, notebook_env,
+from support.contract import assert_output_contract
+from support.helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_success, free_loopback_port, notebook_env,
                      wait_for)
 from sample_images import FRUITS
 

@@ -17,8 +17,8 @@ import psutil
 import pyspark
 import pytest
 
-from contract import assert_output_contract
-from helpers import (CI_CLASSES, CI_PARAMS, cell_output, expect_success, free_loopback_port, notebook_env,
+from support.contract import assert_output_contract
+from support.helpers import (CI_CLASSES, CI_PARAMS, cell_output, expect_success, free_loopback_port, notebook_env,
                      read_output, run_papermill, wait_for)
 from sample_images import FRUITS
 

@@ -8,7 +8,7 @@ import pytest
 import sparkmagic
 from jupyter_client.kernelspec import KernelSpecManager
 
-from helpers import REPO, notebook_env
+from support.helpers import REPO, notebook_env
 from livy.server import LivyServer
 
 PYSPARK_KERNEL = "pysparkkernel"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import (CI_CLASSES, CI_PER_CLASS, expect_nbval_passes, expect_success, prepare_for_nbval, run_notebook,
+from support.helpers import (CI_CLASSES, CI_PER_CLASS, expect_nbval_passes, expect_success, prepare_for_nbval, run_notebook,
                      run_papermill, stdout_text)
 from livy.conftest import PYSPARK_KERNEL
 

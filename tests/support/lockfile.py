@@ -2,7 +2,7 @@
 
 import re
 
-from helpers import REPO
+from support.helpers import REPO
 
 
 def normalized(name):

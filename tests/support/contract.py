@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from helpers import FEATURE_SIZE
+from support.helpers import FEATURE_SIZE
 
 
 def assert_output_contract(features: pd.DataFrame, csv: pd.DataFrame, input_uri: str, relative_images: list,

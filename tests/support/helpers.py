@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "featurize.ipynb"
 CI_PARAMS_FILE = REPO / "params" / "ci.yaml"
 CI_PARAMS = yaml.safe_load(CI_PARAMS_FILE.read_text())
