@@ -3,6 +3,8 @@ the notebook's cells): listing and decoding the files, choosing k, reconciling, 
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from support.hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
@@ -84,6 +86,27 @@ def test_model_input_scales_pixels_to_minus_one_to_one(notebook):
     batch = notebook.model_input([np.full((224, 224, 3), 0, np.uint8), np.full((224, 224, 3), 255, np.uint8)])
     assert batch.dtype == np.float32 and batch.shape == (2, 224, 224, 3)
     assert (batch[0] == -1).all() and (batch[1] == 1).all()
+
+
+def write_scores(folder, paths):
+    """A features dataset as step 8 writes it, with the `path` column holding `paths` as Spark writes them."""
+    folder.mkdir()
+    pq.write_table(pa.table({"path": paths, "label": [path.split("/")[-2] for path in paths],
+                             "pca": [[float(i), float(-i)] for i in range(len(paths))]}), folder / "part-0.parquet")
+    return str(folder)
+
+
+def test_pca_table_names_each_image_by_its_path_under_the_input_uri_sorted(notebook, tmp_path):
+    features_path = write_scores(tmp_path / "features", ["s3://bucket/in/Lemon/a.jpg", "s3://bucket/in/Kiwi/a.jpg"])
+    table = notebook.pca_table(features_path, "s3://bucket/in", 2)
+    assert table.to_dict("list") == {"image": ["Kiwi/a.jpg", "Lemon/a.jpg"], "label": ["Kiwi", "Lemon"],
+                                     "pc_1": [1.0, 0.0], "pc_2": [-1.0, 0.0]}
+
+
+def test_pca_table_refuses_a_row_outside_the_input_uri(notebook, tmp_path):
+    features_path = write_scores(tmp_path / "features", ["s3://bucket/other/Kiwi/a.jpg"])
+    with pytest.raises(ValueError, match="s3://bucket/other/Kiwi/a.jpg is not under input_path"):
+        notebook.pca_table(features_path, "s3://bucket/in", 2)
 
 
 EXPLAINED = np.array([0.5, 0.3, 0.1, 0.1])
