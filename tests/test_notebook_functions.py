@@ -55,6 +55,26 @@ def test_an_unreadable_file_is_rejected_with_its_reason(notebook, hostile_tree, 
     assert rejected.value.reason == reason and rejected.value.detail
 
 
+def a_bug_of_ours(image):
+    raise TypeError("a bug in the conversion, on purpose")
+
+
+def test_an_error_in_our_conversion_fails_decode_instead_of_rejecting_the_file(notebook, hostile_tree, monkeypatch):
+    root, _ = hostile_tree
+    monkeypatch.setattr(notebook, "to_rgb", a_bug_of_ours)
+    with pytest.raises(TypeError, match="on purpose"):
+        decoded(notebook, root, f"{ODD_FOLDER}/grey.jpg")
+
+
+def test_an_error_in_our_conversion_fails_the_chunk_instead_of_rejecting_its_images(notebook, hostile_tree,
+                                                                                   monkeypatch):
+    root, _ = hostile_tree
+    monkeypatch.setattr(notebook, "to_rgb", a_bug_of_ours)
+    contents = [(root / ODD_FOLDER / name).read_bytes() for name in ("grey.jpg", "cmyk.jpg")]
+    with pytest.raises(TypeError, match="on purpose"):
+        notebook.featurize_chunk(lambda batch: np.zeros((len(batch), 1280), np.float32), contents)
+
+
 @pytest.mark.parametrize("image, twin", [
     ("transparent.png", "white.png"),  # alpha dropped onto white
     ("grey-16-bit.png", "grey-8-bit.png"),  # 16 bits scaled, not clipped to white

@@ -2,11 +2,13 @@
 
 import json
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from support.helpers import read_output, run_notebook, run_papermill, stdout_text
+from support.helpers import NOTEBOOK, read_output, run_notebook, run_papermill, stdout_text
 from support.hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
 from sample_images import make_sample
 
@@ -114,17 +116,59 @@ def test_a_run_removes_an_earlier_runs_outputs_and_keeps_the_users_files(hostile
     assert (output / USER_FILE).read_text() == "the user's own file"
 
 
-def test_a_run_failing_after_featurization_leaves_no_manifest_and_no_stale_file(ci_inputs, tmp_path):
-    images = tmp_path / "images"
-    make_sample(images, per_class=2, classes=1)
-    (images / "Apple Braeburn" / "empty.jpg").write_bytes(b"")  # found, then rejected
-    output = tmp_path / "output"
+# A bug of ours on purpose, for palette images only: the other images of the run convert as usual.
+BROKEN_CONVERSION = """
+working_to_rgb = to_rgb
+
+
+def to_rgb(image):
+    \"\"\"The notebook's conversion, with a bug on purpose for palette images.\"\"\"
+    if image.mode == "P":
+        raise TypeError("a bug in the conversion, on purpose")
+    return working_to_rgb(image)
+"""
+
+
+def notebook_with_broken_conversion(path):
+    """The notebook with BROKEN_CONVERSION in a cell right after the one defining to_rgb, written to `path`."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    defining = next(i for i, cell in enumerate(notebook.cells) if "def to_rgb(" in cell.source)
+    notebook.cells.insert(defining + 1, nbformat.v4.new_code_cell(BROKEN_CONVERSION))
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def broken_conversion_run(ci_inputs, tmp_path_factory):
+    """A run whose conversion code fails on the one palette image among good JPEGs, into a folder an
+    earlier run had written: (finished papermill process, executed notebook, output folder)."""
+    base = tmp_path_factory.mktemp("broken-conversion")
+    images, output, executed = base / "images", base / "output", base / "executed.ipynb"
+    make_sample(images, per_class=2, classes=2)
+    Image.new("RGB", (100, 100), "orange").convert("P").save(images / "Banana" / "palette.png")
     leave_an_earlier_run_and_a_user_file(output)
-    # pca_k passes the parameter check (at most the files found) but not the PCA (rejects excluded).
-    failed = run_papermill(tmp_path / "failed.ipynb", "input_path", images, "output_path", output, "pca_k", 3)
-    assert failed.returncode != 0
-    assert "parameter pca_k = 3 is not accepted: it must be at most the number of images featurized" in failed.stderr
-    assert "Spark UI" in stdout_text(tmp_path / "failed.ipynb"), "the run failed before Spark"
+    process = run_papermill(executed, "input_path", images, "output_path", output, "image_glob", "*.{jpg,png}",
+                            "pca_k", 2, notebook=notebook_with_broken_conversion(base / "broken.ipynb"))
+    return process, executed, output
+
+
+def test_an_error_in_our_conversion_fails_the_run_instead_of_rejecting_the_image(broken_conversion_run):
+    process, executed, _ = broken_conversion_run
+    assert process.returncode != 0, "the run committed with the broken conversion's images as rejects"
+    assert "TypeError: a bug in the conversion, on purpose" in process.stderr
+    assert "Spark UI" in stdout_text(executed), "the run failed before Spark"
+
+
+def test_a_failed_run_leaves_no_manifest(broken_conversion_run):
+    _, _, output = broken_conversion_run
     assert not (output / "manifest.json").exists()
+
+
+def test_a_failed_run_leaves_no_stale_file_of_an_earlier_run(broken_conversion_run):
+    _, _, output = broken_conversion_run
     assert not (output / STALE_PART).exists()
+
+
+def test_a_failed_run_keeps_the_users_files(broken_conversion_run):
+    _, _, output = broken_conversion_run
     assert (output / USER_FILE).read_text() == "the user's own file"

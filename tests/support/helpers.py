@@ -37,9 +37,10 @@ def notebook_env():
     return {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
 
 
-def run_papermill(output_notebook, *parameters, env=None, kernel="python3"):
-    """Execute the notebook with params/ci.yaml plus `-p name value` pairs; return the finished process."""
-    command = [sys.executable, "-m", "papermill", str(NOTEBOOK), str(output_notebook),
+def run_papermill(output_notebook, *parameters, env=None, kernel="python3", notebook=NOTEBOOK):
+    """Execute the notebook (or a variant of it) with params/ci.yaml plus `-p name value` pairs; return the
+    finished process."""
+    command = [sys.executable, "-m", "papermill", str(notebook), str(output_notebook),
                "-k", kernel, "-f", str(CI_PARAMS_FILE), "--log-output"]
     for name, value in zip(parameters[::2], parameters[1::2]):
         command += ["-p", name, str(value)]
