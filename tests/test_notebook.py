@@ -8,6 +8,7 @@ import pytest
 
 from support.colour_tree import COLOURS, PER_COLOUR
 from support.contract import assert_output_contract
+from notebook_code import notebook_parameters
 from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, output_snapshot, read_output
 from sample_images import FRUITS
 
@@ -31,6 +32,12 @@ def test_ci_run_meets_the_output_contract(ci_run, ci_inputs):
     assert_output_contract(features, pd.read_csv(ci_run / "pca_features.csv"), f"file:{images}", relative,
                            list(FRUITS)[:CI_CLASSES], CI_PARAMS["pca_k"])
     assert manifest["pca"]["k"] == CI_PARAMS["pca_k"]
+
+
+def test_manifest_records_the_value_of_every_parameter_of_step_1(ci_run):
+    recorded = read_output(ci_run)[0]["parameters"]
+    assert recorded == {**notebook_parameters(), **CI_PARAMS, "output_path": str(ci_run)}
+    assert list(recorded) == list(notebook_parameters())
 
 
 def test_features_are_float32_values_that_differ_between_images(ci_run):

@@ -6,47 +6,76 @@ import sys
 
 import pytest
 
+from notebook_code import notebook_parameters
 from support.helpers import REPO, notebook_env, run_papermill, stdout_text
+
+
+PARAMETERS = notebook_parameters()  # step 1's names and defaults
 
 
 @pytest.fixture
 def good_parameters(tmp_path):
-    """A value every check accepts, for each parameter: an existing input folder and weights file."""
+    """Step 1's defaults, with an existing input folder and weights file and an output folder outside it."""
     (tmp_path / "images" / "Kiwi").mkdir(parents=True)
     weights = tmp_path / "fixture.weights.h5"
     weights.write_bytes(b"checked for existence only")
-    return dict(input_path=str(tmp_path / "images"), output_path=str(tmp_path / "output"), image_glob="*.jpg",
-                num_partitions=4, pca_k=4, weights=str(weights), inference_batch_size=4, inference_threads=1,
-                arrow_batch_size=3, spark_master="local[2]", driver_memory="2g", progress_seconds=10,
-                report_sample_size=2000)
+    return {**PARAMETERS, "input_path": str(tmp_path / "images"), "output_path": str(tmp_path / "output"),
+            "weights": str(weights)}
 
 
-def test_good_parameters_pass_the_check(notebook, good_parameters):
-    assert notebook.check_parameters(**good_parameters) is None
+def test_the_table_has_one_rule_for_each_parameter_of_step_1_in_its_order(notebook):
+    assert [name for name, _, _ in notebook.PARAMETER_RULES] == list(PARAMETERS)
+
+
+def test_step_1s_defaults_pass_the_check_with_existing_paths(notebook, good_parameters):
+    assert notebook.check_parameters(good_parameters, notebook.PARAMETER_RULES) is None
+
+
+def refusal(notebook, parameters):
+    """The message of the ParameterError that the check raises on `parameters`."""
+    with pytest.raises(notebook.ParameterError) as refused:
+        notebook.check_parameters(parameters, notebook.PARAMETER_RULES)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("name", PARAMETERS)
+def test_every_parameter_refuses_none_naming_itself_and_what_it_accepts(notebook, good_parameters, name):
+    assert refusal(notebook, {**good_parameters, name: None}).startswith(
+        f"parameter {name} = None is not accepted: it must be ")
 
 
 BAD_PARAMETERS = [
-    ("input_path", "", "parameter input_path = '' is not accepted: it must be a folder of images"),
+    ("input_path", "", "parameter input_path = '' is not accepted: it must be an existing folder"),
     ("input_path", "no/such/folder", "parameter input_path = 'no/such/folder' is not accepted: it must be an existing folder"),
     ("pca_k", 0, "parameter pca_k = 0 is not accepted: it must be a whole number from 1 to 1280"),
     ("pca_k", 1281, "parameter pca_k = 1281 is not accepted: it must be a whole number from 1 to 1280"),
+    ("pca_k", 1.0, "parameter pca_k = 1.0 is not accepted: it must be a whole number from 1 to 1280, or a fraction"),
     ("num_partitions", 0, "parameter num_partitions = 0 is not accepted: it must be a whole number of at least 1"),
+    ("num_partitions", True, "parameter num_partitions = True is not accepted: it must be a whole number"),
+    ("driver_memory", "4 GB", "parameter driver_memory = '4 GB' is not accepted: it must be a JVM memory size"),
+    ("progress_seconds", 0, "parameter progress_seconds = 0 is not accepted: it must be a number of seconds above 0"),
     ("weights", "missing.weights.h5", "parameter weights = 'missing.weights.h5' is not accepted: it must be \"imagenet\" or an existing"),
 ]
 
 
 @pytest.mark.parametrize("name, value, message", BAD_PARAMETERS, ids=[f"{n}={v}" for n, v, _ in BAD_PARAMETERS])
 def test_bad_parameter_is_refused_naming_it(notebook, good_parameters, name, value, message):
-    with pytest.raises(notebook.ParameterError) as refused:
-        notebook.check_parameters(**{**good_parameters, name: value})
-    assert message in str(refused.value)
+    assert message in refusal(notebook, {**good_parameters, name: value})
+
+
+def test_a_fraction_of_variance_is_accepted_as_pca_k(notebook, good_parameters):
+    assert notebook.check_parameters({**good_parameters, "pca_k": 0.95}, notebook.PARAMETER_RULES) is None
 
 
 @pytest.mark.parametrize("inside", ["", "/results"])
 def test_output_path_in_the_input_folder_is_refused(notebook, good_parameters, inside):
     output_path = good_parameters["input_path"] + inside
-    with pytest.raises(notebook.ParameterError, match="it must be outside input_path"):
-        notebook.check_parameters(**{**good_parameters, "output_path": output_path})
+    assert "it must be a folder outside input_path" in refusal(notebook, {**good_parameters, "output_path": output_path})
+
+
+def test_output_path_beside_the_input_folder_with_a_name_it_begins_is_accepted(notebook, good_parameters):
+    sibling = good_parameters["input_path"] + "-features"
+    assert notebook.check_parameters({**good_parameters, "output_path": sibling}, notebook.PARAMETER_RULES) is None
 
 
 def test_a_glob_matching_no_file_is_refused(notebook, hostile_tree):

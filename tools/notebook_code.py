@@ -7,6 +7,8 @@ The code run is the notebook's own, never a copy of it.
 
     from notebook_code import notebook_functions
     decode = notebook_functions().decode
+
+notebook_parameters() gives the parameters cell's names and literal defaults, read without running it.
 """
 
 import ast
@@ -41,3 +43,10 @@ def notebook_functions(notebook=NOTEBOOK):
         exec(compile(ast.Module(definitions, type_ignores=[]), f"{notebook.name}:{cell.get('id')}", "exec"),
              module.__dict__)
     return module
+
+
+def notebook_parameters(notebook=NOTEBOOK):
+    """{name: default} of the notebook's parameters cell (tagged "parameters": literals only), in its order."""
+    cell = next(cell for cell in nbformat.read(notebook, as_version=4).cells
+                if "parameters" in cell.metadata.get("tags", []))
+    return {statement.targets[0].id: ast.literal_eval(statement.value) for statement in ast.parse(cell.source).body}
