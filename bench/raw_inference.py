@@ -27,9 +27,10 @@ import numpy as np
 import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from notebook_code import notebook_functions  # noqa: E402
+from notebook_code import notebook_functions, notebook_parameters  # noqa: E402
 
 notebook = notebook_functions()
+APPLY_EXIF_ORIENTATION = notebook_parameters()["apply_exif_orientation"]  # the notebook's default
 
 BATCH = 64  # the issue's raw figures: batches of 64
 IMAGES = 512
@@ -38,7 +39,7 @@ IMAGES = 512
 def load_images(folder, count):
     """The first `count` images of a folder tree, as the notebook gives them to MobileNetV2."""
     paths = sorted(Path(folder).rglob("*.jpg"))[:count]
-    return notebook.model_input([notebook.decode(path.read_bytes()) for path in paths])
+    return notebook.model_input([notebook.decode(path.read_bytes(), APPLY_EXIF_ORIENTATION) for path in paths])
 
 
 def onnx_features(session):

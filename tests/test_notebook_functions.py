@@ -34,8 +34,8 @@ def test_find_images_lists_matching_files_with_label_and_size_skipping_hidden_on
     assert list(found["size"]) == [(root / path).stat().st_size for path in found["relative_path"]]
 
 
-def decoded(notebook, root, path):
-    return notebook.decode((root / path).read_bytes())
+def decoded(notebook, root, path, apply_exif_orientation=False):
+    return notebook.decode((root / path).read_bytes(), apply_exif_orientation)
 
 
 def test_every_readable_image_decodes_to_224_by_224_rgb_bytes(notebook, hostile_tree):
@@ -72,23 +72,36 @@ def test_an_error_in_our_conversion_fails_the_chunk_instead_of_rejecting_its_ima
     monkeypatch.setattr(notebook, "to_rgb", a_bug_of_ours)
     contents = [(root / ODD_FOLDER / name).read_bytes() for name in ("grey.jpg", "cmyk.jpg")]
     with pytest.raises(TypeError, match="on purpose"):
-        notebook.featurize_chunk(lambda batch: np.zeros((len(batch), 1280), np.float32), contents)
+        notebook.featurize_chunk(lambda batch: np.zeros((len(batch), 1280), np.float32), contents, False)
 
 
-@pytest.mark.parametrize("image, twin", [
-    ("transparent.png", "white.png"),  # alpha dropped onto white
-    ("grey-16-bit.png", "grey-8-bit.png"),  # 16 bits scaled, not clipped to white
-    ("exif-rotated.png", "upright.png"),  # EXIF orientation honoured
-])
-def test_unusual_image_decodes_like_its_plain_twin_not_as_plain_pillow_would(notebook, hostile_tree, image, twin):
+def plain_pillow_pixels(path):
+    """What plain Pillow gives: the stored pixels as RGB (alpha, bit depth and EXIF orientation ignored)."""
     from PIL import Image
 
+    with Image.open(path) as plain:
+        return np.asarray(plain.convert("RGB").resize((224, 224), Image.Resampling.BICUBIC))
+
+
+@pytest.mark.parametrize("image, twin, apply_exif_orientation", [
+    ("transparent.png", "white.png", False),  # alpha dropped onto white
+    ("grey-16-bit.png", "grey-8-bit.png", False),  # 16 bits scaled, not clipped to white
+    ("exif-rotated.png", "upright.png", True),  # EXIF orientation honoured when asked
+])
+def test_unusual_image_decodes_like_its_plain_twin_not_as_plain_pillow_would(notebook, hostile_tree, image, twin,
+                                                                            apply_exif_orientation):
     root, _ = hostile_tree
-    pixels, twin_pixels = (decoded(notebook, root, f"{ODD_FOLDER}/{name}").astype(int) for name in (image, twin))
+    pixels, twin_pixels = (decoded(notebook, root, f"{ODD_FOLDER}/{name}", apply_exif_orientation).astype(int)
+                           for name in (image, twin))
     assert np.abs(pixels - twin_pixels).max() <= 1
-    with Image.open(root / ODD_FOLDER / image) as plain:  # alpha, bit depth and EXIF ignored
-        plain_pixels = np.asarray(plain.convert("RGB").resize((224, 224), Image.Resampling.BICUBIC)).astype(int)
-    assert np.abs(pixels - plain_pixels).mean() > 10
+    assert np.abs(pixels - plain_pillow_pixels(root / ODD_FOLDER / image).astype(int)).mean() > 10
+
+
+def test_by_default_an_exif_rotated_image_keeps_its_stored_pixels_as_the_original_method_reads_them(notebook,
+                                                                                                   hostile_tree):
+    root, _ = hostile_tree
+    path = root / ODD_FOLDER / "exif-rotated.png"
+    assert np.array_equal(decoded(notebook, root, f"{ODD_FOLDER}/exif-rotated.png"), plain_pillow_pixels(path))
 
 
 def test_greyscale_cmyk_and_palette_images_become_rgb(notebook, hostile_tree):

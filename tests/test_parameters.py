@@ -54,6 +54,7 @@ BAD_PARAMETERS = [
     ("num_partitions", True, "parameter num_partitions = True is not accepted: it must be a whole number"),
     ("driver_memory", "4 GB", "parameter driver_memory = '4 GB' is not accepted: it must be a JVM memory size"),
     ("progress_seconds", 0, "parameter progress_seconds = 0 is not accepted: it must be a number of seconds above 0"),
+    ("apply_exif_orientation", "yes", "parameter apply_exif_orientation = 'yes' is not accepted: it must be True or False"),
     ("weights", "missing.weights.h5", "parameter weights = 'missing.weights.h5' is not accepted: it must be \"imagenet\" or an existing"),
 ]
 

@@ -28,14 +28,15 @@ def leave_an_earlier_run_and_a_user_file(output):
 
 @pytest.fixture(scope="module")
 def hostile(ci_inputs, hostile_tree, tmp_path_factory):
-    """The hostile tree, run through the notebook into a folder an earlier run had written:
+    """The hostile tree, run through the notebook into a folder an earlier run had written, photos turned
+    upright by their EXIF orientation (the default, the original method's, is the fidelity test's):
     (tree, expected outcomes, output folder)."""
     images, outcomes = hostile_tree
     base = tmp_path_factory.mktemp("hostile-run")
     output = base / "output"
     leave_an_earlier_run_and_a_user_file(output)
     run_notebook(base / "executed.ipynb", "input_path", images, "output_path", output, "image_glob", IMAGE_GLOB,
-                 "pca_k", 3)
+                 "pca_k", 3, "apply_exif_orientation", True)
     return images, outcomes, output
 
 
@@ -96,7 +97,7 @@ def features_of(hostile, name):
 @pytest.mark.parametrize("image, twin", [
     ("transparent.png", "white.png"),  # alpha dropped onto white
     ("grey-16-bit.png", "grey-8-bit.png"),  # 16 bits scaled, not clipped to white
-    ("exif-rotated.png", "upright.png"),  # EXIF orientation honoured
+    ("exif-rotated.png", "upright.png"),  # EXIF orientation honoured, as the run asks
 ])
 def test_unusual_image_is_converted_like_its_plain_twin(hostile, image, twin):
     np.testing.assert_allclose(features_of(hostile, image), features_of(hostile, twin), rtol=1e-4, atol=1e-4)
