@@ -3,14 +3,17 @@
 The original method (the OpenClassrooms "Fruits" notebook on EMR) featurizes each image with
 Pillow, Keras' img_to_array and preprocess_input, and Keras MobileNetV2 cut at layers[-2]. Its
 steps are written out below as plainly as it does them; the notebook (ONNX Runtime on the
-workers) must give the same features on photo-like 100x100 JPEGs and on large photos.
+workers), with its default parameters, must give the same features on photo-like 100x100 JPEGs,
+on large photos and on JPEGs whose EXIF orientation tag says to turn them (the original ignores
+it). Two negative controls show that the comparison tells apart what it must: bilinear resizing
+(the notebook's earlier bug) and photos turned upright both fall below the threshold.
 """
 
 import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
 from support.helpers import read_output, run_notebook
 from sample_images import FRUITS, fruit_image
@@ -18,6 +21,7 @@ from sample_images import FRUITS, fruit_image
 pytestmark = pytest.mark.slow
 
 MOSAIC_SIZES = [(2000, 1500), (1024, 768), (640, 480)]
+EXIF_ORIENTATIONS = (3, 6, 8)  # turned 180 degrees, 90 clockwise, 90 counter-clockwise: what cameras write
 
 
 def photo_like_image(rng, size=100):
@@ -41,55 +45,107 @@ def mosaic(tiles, size):
     return image
 
 
-def original_features(contents, weights):
-    """The original method's features of each file's bytes, step by step as it does them."""
+THRESHOLD = 0.9999  # the cosine similarity each image's features must reach
+
+
+def original_preparation(image):
+    """The original method's resize: Pillow's default filter, the pixels as stored (EXIF ignored)."""
+    return image.resize([224, 224])
+
+
+def bilinear_preparation(image):
+    """The notebook's earlier choice, bilinear resizing: the bug this test must catch."""
+    return image.resize([224, 224], Image.Resampling.BILINEAR)
+
+
+def upright_preparation(image):
+    """The original's resize of the image turned upright by its EXIF orientation (apply_exif_orientation)."""
+    return ImageOps.exif_transpose(image).resize([224, 224])
+
+
+@pytest.fixture(scope="module")
+def original_model(ci_inputs):
+    """The original method's feature model: Keras MobileNetV2 cut at layers[-2], with the test's weights."""
     import keras
+
+    model = keras.applications.MobileNetV2(weights=None, include_top=True)
+    model.load_weights(ci_inputs[1])
+    return keras.Model(inputs=model.input, outputs=model.layers[-2].output)
+
+
+def original_features(feature_model, contents, prepare=original_preparation):
+    """The original method's features of each file's bytes, step by step as it does them."""
     from keras.applications.mobilenet_v2 import preprocess_input
     from keras.preprocessing.image import img_to_array
 
-    model = keras.applications.MobileNetV2(weights=None, include_top=True)
-    model.load_weights(weights)
-    feature_model = keras.Model(inputs=model.input, outputs=model.layers[-2].output)
-    arrays = [preprocess_input(img_to_array(Image.open(io.BytesIO(content)).resize([224, 224])))
-              for content in contents]
+    arrays = [preprocess_input(img_to_array(prepare(Image.open(io.BytesIO(content))))) for content in contents]
     return feature_model.predict(np.stack(arrays), verbose=0)
+
+
+def cosine_similarity(expected, actual):
+    """Cosine similarity of each row of `expected` with the same row of `actual`."""
+    return (expected * actual).sum(axis=1) / (np.linalg.norm(expected, axis=1) * np.linalg.norm(actual, axis=1))
 
 
 @pytest.fixture(scope="module")
 def photos(ci_inputs, tmp_path_factory):
-    """Photo-like 100x100 JPEGs and large mosaics of them, run through the notebook."""
+    """Photo-like 100x100 JPEGs, large mosaics of them and JPEGs with an EXIF orientation tag, run through
+    the notebook with its default parameters: (paths, contents, features) of every image."""
     base = tmp_path_factory.mktemp("fidelity")
+    images = base / "images"
     rng = np.random.default_rng(13)
     tiles = [photo_like_image(rng) for _ in range(12)]
-    (base / "images" / "Small").mkdir(parents=True)
-    (base / "images" / "Large").mkdir()
+    for folder in ("Small", "Large", "Rotated"):
+        (images / folder).mkdir(parents=True)
     for index, tile in enumerate(tiles):
-        tile.save(base / "images" / "Small" / f"r_{index}_100.jpg", quality=95)
+        tile.save(images / "Small" / f"r_{index}_100.jpg", quality=95)
     for width, height in MOSAIC_SIZES:
-        mosaic(tiles, (width, height)).save(base / "images" / "Large" / f"{width}x{height}.jpg", quality=90)
+        mosaic(tiles, (width, height)).save(images / "Large" / f"{width}x{height}.jpg", quality=90)
+    for orientation in EXIF_ORIENTATIONS:  # photos of their own, so that every image's features differ
+        tile, exif = photo_like_image(rng), Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        tile.save(images / "Rotated" / f"orientation_{orientation}.jpg", quality=95, exif=exif)
     output = base / "output"
-    run_notebook(base / "executed.ipynb", "input_path", base / "images", "output_path", output, "pca_k", 2)
-    return base / "images", output
-
-
-def test_features_equal_the_original_methods_from_the_file_bytes(photos, ci_inputs):
-    images, output = photos
-    _, weights = ci_inputs
+    run_notebook(base / "executed.ipynb", "input_path", images, "output_path", output, "pca_k", 2)
     _, features = read_output(output)
     paths = [path[len("file:"):] for path in features["path"]]
-    assert len(paths) == 12 + len(MOSAIC_SIZES)
-    expected = original_features([open(path, "rb").read() for path in paths], weights)
-    actual = np.stack(features["features"])
-    cosine = (expected * actual).sum(axis=1) / (np.linalg.norm(expected, axis=1) * np.linalg.norm(actual, axis=1))
+    return paths, [open(path, "rb").read() for path in paths], np.stack(features["features"])
+
+
+def test_every_image_is_compared(photos):
+    paths, _, _ = photos
+    assert len(paths) == 12 + len(MOSAIC_SIZES) + len(EXIF_ORIENTATIONS)
+
+
+def test_features_equal_the_original_methods_from_the_file_bytes(photos, original_model):
+    paths, contents, actual = photos
+    expected = original_features(original_model, contents)
+    cosine = cosine_similarity(expected, actual)
     worst = paths[int(cosine.argmin())]
-    assert cosine.min() >= 0.9999, f"cosine similarity {cosine.min():.6f} for {worst}"
+    assert cosine.min() >= THRESHOLD, f"cosine similarity {cosine.min():.6f} for {worst}"
     assert np.abs(expected - actual).max() < 1e-3 * np.abs(expected).max()
+
+
+def test_negative_control_bilinear_resizing_falls_below_the_threshold_on_every_image(photos, original_model):
+    """Else the comparison above could not tell the original's preprocessing from the earlier bug."""
+    paths, contents, actual = photos
+    cosine = cosine_similarity(original_features(original_model, contents, bilinear_preparation), actual)
+    passing = [path for path, value in zip(paths, cosine) if value >= THRESHOLD]
+    assert passing == [], f"bilinear resizing reaches {THRESHOLD} on these images"
+
+
+def test_negative_control_photos_turned_upright_fall_below_the_threshold(photos, original_model):
+    """Else the comparison above could not tell the original's reading of a rotated photo from ours."""
+    paths, contents, actual = photos
+    rotated = [index for index, path in enumerate(paths) if "/Rotated/" in path]
+    cosine = cosine_similarity(original_features(original_model, [contents[i] for i in rotated],
+                                                 upright_preparation), actual[rotated])
+    assert cosine.max() < THRESHOLD, f"turning upright changes nothing: cosine {cosine.max():.6f}"
 
 
 def test_photo_like_images_give_features_that_differ(photos):
     """Else equal features would prove nothing: the fixture weights must see the images."""
-    _, features = read_output(photos[1])
-    unit = np.stack(features["features"])
-    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    _, _, features = photos
+    unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     similarity = unit @ unit.T
     assert similarity[~np.eye(len(unit), dtype=bool)].max() < 0.995
