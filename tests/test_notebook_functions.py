@@ -26,11 +26,21 @@ def test_glob_regex_matches_file_names_as_the_hadoop_glob_does(notebook, glob, m
     assert [name for name in not_matching if pattern.fullmatch(name)] == []
 
 
-def test_find_images_lists_matching_files_with_label_and_size_skipping_hidden_ones(notebook, hostile_tree):
+def test_find_images_lists_the_matching_files_skipping_hidden_ones(notebook, hostile_tree):
     root, outcomes = hostile_tree
     found = notebook.find_images(str(root), IMAGE_GLOB)
     assert sorted(found["relative_path"]) == sorted(path for path, outcome in outcomes.items() if outcome != "skipped")
+
+
+def test_find_images_labels_each_file_with_its_folder_name(notebook, hostile_tree):
+    root, _ = hostile_tree
+    found = notebook.find_images(str(root), IMAGE_GLOB)
     assert list(found["label"]) == [path.split("/")[0] for path in found["relative_path"]]
+
+
+def test_find_images_gives_each_files_size(notebook, hostile_tree):
+    root, _ = hostile_tree
+    found = notebook.find_images(str(root), IMAGE_GLOB)
     assert list(found["size"]) == [(root / path).stat().st_size for path in found["relative_path"]]
 
 

@@ -48,33 +48,72 @@ def expected(outcomes, keep):
     return sorted(path for path, outcome in outcomes.items() if keep(outcome))
 
 
-def test_every_readable_image_has_features_with_its_folder_name_as_label(hostile):
+def featurized(outcome):
+    return outcome == "featurized"
+
+
+def rejected(outcome):
+    return outcome not in ("featurized", "skipped")
+
+
+def test_every_readable_image_has_features(hostile):
     images, outcomes, output = hostile
     _, features = read_output(output)
-    assert sorted(relative(features["path"], images)) == expected(outcomes, lambda o: o == "featurized")
+    assert sorted(relative(features["path"], images)) == expected(outcomes, featurized)
+
+
+def test_a_feature_row_is_labelled_with_its_folder_name(hostile):
+    _, _, output = hostile
+    _, features = read_output(output)
     assert set(features["label"]) == {ODD_FOLDER}
 
 
 def test_every_unreadable_file_is_a_reject_with_its_reason(hostile):
     images, outcomes, output = hostile
-    rejected = pd.read_parquet(output / "rejected")
-    reasons = dict(zip(relative(rejected["path"], images), rejected["reason"]))
-    assert reasons == {path: o for path, o in outcomes.items() if o not in ("featurized", "skipped")}
-    assert set(rejected["label"]) == {BAD_FOLDER}
-    assert rejected["detail"].str.len().min() > 0
+    rejects = pd.read_parquet(output / "rejected")
+    reasons = dict(zip(relative(rejects["path"], images), rejects["reason"]))
+    assert reasons == {path: outcome for path, outcome in outcomes.items() if rejected(outcome)}
 
 
-def test_found_equals_featurized_plus_rejected_in_the_manifest(hostile):
+def test_a_reject_is_labelled_with_its_folder_name(hostile):
+    _, _, output = hostile
+    assert set(pd.read_parquet(output / "rejected")["label"]) == {BAD_FOLDER}
+
+
+def test_every_reject_says_what_the_decoder_said(hostile):
+    _, _, output = hostile
+    assert pd.read_parquet(output / "rejected")["detail"].str.len().min() > 0
+
+
+def test_manifest_counts_found_as_featurized_plus_rejected(hostile):
     _, outcomes, output = hostile
     manifest, _ = read_output(output)
-    featurized = len(expected(outcomes, lambda o: o == "featurized"))
-    rejected = len(expected(outcomes, lambda o: o not in ("featurized", "skipped")))
-    assert manifest["counts"] == {"found": featurized + rejected, "featurized": featurized, "rejected": rejected}
+    featurized_count, rejected_count = len(expected(outcomes, featurized)), len(expected(outcomes, rejected))
+    assert manifest["counts"] == {"found": featurized_count + rejected_count, "featurized": featurized_count,
+                                  "rejected": rejected_count}
+
+
+def test_manifest_counts_each_label(hostile):
+    _, outcomes, output = hostile
+    manifest, _ = read_output(output)
+    featurized_count, rejected_count = len(expected(outcomes, featurized)), len(expected(outcomes, rejected))
     assert manifest["labels"] == {
-        ODD_FOLDER: {"found": featurized, "featurized": featurized, "rejected": 0},
-        BAD_FOLDER: {"found": rejected, "featurized": 0, "rejected": rejected}}
+        ODD_FOLDER: {"found": featurized_count, "featurized": featurized_count, "rejected": 0},
+        BAD_FOLDER: {"found": rejected_count, "featurized": 0, "rejected": rejected_count}}
+
+
+def test_manifest_counts_the_rejects_of_each_reason(hostile):
+    manifest, _ = read_output(hostile[2])
     assert manifest["rejects_by_reason"] == {"empty file": 1, "not an image": 1, "truncated": 1, "too many pixels": 1}
+
+
+def test_manifest_records_the_versions_of_the_libraries_that_made_the_features(hostile):
+    manifest, _ = read_output(hostile[2])
     assert set(manifest["versions"]) == {"python", "spark", "tensorflow", "keras", "onnxruntime"}
+
+
+def test_manifest_records_when_the_run_started_and_finished(hostile):
+    manifest, _ = read_output(hostile[2])
     assert manifest["started_at"] <= manifest["finished_at"]
 
 
@@ -94,26 +133,42 @@ def features_of(hostile, name):
     return np.asarray(by_name[f"{ODD_FOLDER}/{name}"])
 
 
-@pytest.mark.parametrize("image, twin", [
+UNUSUAL_AND_PLAIN_TWINS = [
     ("transparent.png", "white.png"),  # alpha dropped onto white
     ("grey-16-bit.png", "grey-8-bit.png"),  # 16 bits scaled, not clipped to white
     ("exif-rotated.png", "upright.png"),  # EXIF orientation honoured, as the run asks
-])
-def test_unusual_image_is_converted_like_its_plain_twin(hostile, image, twin):
+]
+
+
+@pytest.mark.parametrize("image, twin", UNUSUAL_AND_PLAIN_TWINS)
+def test_unusual_image_has_the_features_of_its_plain_twin(hostile, image, twin):
     np.testing.assert_allclose(features_of(hostile, image), features_of(hostile, twin), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("image", [image for image, _ in UNUSUAL_AND_PLAIN_TWINS])
+def test_unusual_image_has_features_of_its_own(hostile, image):
+    """Else equal features of twins would prove nothing."""
     assert not np.allclose(features_of(hostile, image), features_of(hostile, "fruit #2 & (x) 50%.jpg"), atol=1e-3)
 
 
 def test_csv_keeps_paths_with_spaces_hashes_percents_and_accents(hostile):
     _, outcomes, output = hostile
     csv = pd.read_csv(output / "pca_features.csv")
-    assert sorted(csv["image"]) == expected(outcomes, lambda o: o == "featurized")
+    assert sorted(csv["image"]) == expected(outcomes, featurized)
 
 
-def test_a_run_removes_an_earlier_runs_outputs_and_keeps_the_users_files(hostile):
+def test_a_run_replaces_an_earlier_runs_manifest(hostile):
     _, _, output = hostile
     assert json.loads((output / "manifest.json").read_text())["counts"]["found"] > 0  # not the earlier "{}"
+
+
+def test_a_run_removes_an_earlier_runs_stale_files(hostile):
+    _, _, output = hostile
     assert not (output / STALE_PART).exists()
+
+
+def test_a_run_keeps_the_users_files_in_its_output_folder(hostile):
+    _, _, output = hostile
     assert (output / USER_FILE).read_text() == "the user's own file"
 
 
