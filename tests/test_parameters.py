@@ -98,6 +98,7 @@ def test_pca_k_above_the_images_found_is_refused(notebook, hostile_tree):
     assert notebook.check_images_found(found, str(root), "*.jpg", len(found)) is None
 
 
+@pytest.mark.slow  # Keras builds MobileNetV2
 def test_weights_of_another_model_are_refused(notebook, tmp_path):
     import keras
 
