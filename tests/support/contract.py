@@ -1,4 +1,4 @@
-"""The README's output contract, checked on a finished run wherever it wrote (local folder or S3)."""
+"""The output contract of docs/outputs.md, checked on a finished run wherever it wrote (local folder or S3)."""
 
 import numpy as np
 import pandas as pd
