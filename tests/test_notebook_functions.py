@@ -152,6 +152,36 @@ def test_pca_table_refuses_a_row_outside_the_input_uri(notebook, tmp_path):
         notebook.pca_table(features_path, "s3://bucket/in", 2)
 
 
+FEATURES_SCHEMA = pa.schema([("path", pa.string()), ("label", pa.string()), ("features", pa.list_(pa.float32())),
+                             ("pca", pa.list_(pa.float64()))])
+
+
+def write_features(folder, feature_width, k=2):
+    """A features dataset as step 8 writes it when its first partition holds no image: an empty first
+    part file, then one with two rows of `feature_width` features and `k` scores."""
+    folder.mkdir()
+    pq.write_table(FEATURES_SCHEMA.empty_table(), folder / "part-00000.parquet")
+    rows = {"path": ["file:/in/Kiwi/a.jpg", "file:/in/Kiwi/b.jpg"], "label": ["Kiwi", "Kiwi"],
+            "features": [[0.5] * feature_width] * 2, "pca": [[1.0] * k] * 2}
+    pq.write_table(pa.table(rows, schema=FEATURES_SCHEMA), folder / "part-00001.parquet")
+    return str(folder)
+
+
+def test_validate_features_counts_the_labels_past_an_empty_part_file(notebook, tmp_path):
+    labels, _ = notebook.validate_features(write_features(tmp_path / "features", 1280), 2)
+    assert labels.to_dict() == {"Kiwi": 2}
+
+
+def test_validate_features_refuses_rows_without_1280_features(notebook, tmp_path):
+    with pytest.raises(ValueError, match="features: expected 1280 values in every row"):
+        notebook.validate_features(write_features(tmp_path / "features", 1279), 2)
+
+
+def test_validate_features_refuses_rows_without_k_scores(notebook, tmp_path):
+    with pytest.raises(ValueError, match="pca: expected 3 values in every row"):
+        notebook.validate_features(write_features(tmp_path / "features", 1280), 3)
+
+
 EXPLAINED = np.array([0.5, 0.3, 0.1, 0.1])
 
 
