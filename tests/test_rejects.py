@@ -203,8 +203,10 @@ def broken_conversion_run(ci_inputs, tmp_path_factory):
     make_sample(images, per_class=2, classes=2)
     Image.new("RGB", (100, 100), "orange").convert("P").save(images / "Banana" / "palette.png")
     leave_an_earlier_run_and_a_user_file(output)
+    # One partition: the JPEGs and the palette image in one task, so nothing else of the run can fail it.
     process = run_papermill(executed, "input_path", images, "output_path", output, "image_glob", "*.{jpg,png}",
-                            "pca_k", 2, notebook=notebook_with_broken_conversion(base / "broken.ipynb"))
+                            "pca_k", 2, "num_partitions", 1,
+                            notebook=notebook_with_broken_conversion(base / "broken.ipynb"))
     return process, executed, output
 
 
