@@ -4,8 +4,11 @@
 # apart. Defines RELEASE_LABEL, json_string, notebook_step_json and cluster_request.
 #
 # Options of `aws emr create-cluster`: https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
-# Instance groups (InstanceGroupType, InstanceCount, InstanceType, Market):
-#   https://docs.aws.amazon.com/emr/latest/APIReference/API_InstanceGroupConfig.html
+# Instance groups: the CLI's --instance-groups keys are those of its own schema (awscli
+#   customizations/emr/argumentschema.py, INSTANCE_GROUPS_SCHEMA), not the API's: it has no Market.
+#   The CLI sets Market SPOT when a group has a BidPrice (BidPrice=OnDemandPrice: spot, capped at
+#   the on-demand price) and ON_DEMAND when it has none (customizations/emr/instancegroupsutils.py).
+#   https://docs.aws.amazon.com/cli/latest/reference/emr/create-cluster.html
 # Steps (ActionOnFailure): https://docs.aws.amazon.com/emr/latest/APIReference/API_StepConfig.html
 set -euo pipefail
 
@@ -35,6 +38,12 @@ notebook_step_json() {
     "$(json_string "$name")" "$action_on_failure" "$args"
 }
 
+# The --instance-groups key that asks for MARKET (ON_DEMAND or SPOT): none, or a spot bid capped at
+# the on-demand price.
+market_key() {
+  [ "$1" = ON_DEMAND ] || printf ',BidPrice=OnDemandPrice'
+}
+
 # cluster_request WORKDIR
 # Sets the array `request` to the arguments of `aws emr create-cluster` that every cluster of the
 # project has: release, applications, instance groups, roles, bootstrap action, Configurations (with
@@ -61,9 +70,9 @@ cluster_request() {
   [ -z "$key_name" ] || ec2_attributes="$ec2_attributes,KeyName=$key_name"
   [ -z "$subnet_id" ] || ec2_attributes="$ec2_attributes,SubnetId=$subnet_id"
 
-  local groups=("InstanceGroupType=MASTER,InstanceCount=1,InstanceType=$primary_type,Market=$primary_market")
+  local groups=("InstanceGroupType=MASTER,InstanceCount=1,InstanceType=$primary_type$(market_key "$primary_market")")
   [ "$core_count" -eq 0 ] \
-    || groups+=("InstanceGroupType=CORE,InstanceCount=$core_count,InstanceType=$core_type,Market=$core_market")
+    || groups+=("InstanceGroupType=CORE,InstanceCount=$core_count,InstanceType=$core_type$(market_key "$core_market")")
 
   request=(
     --region "$region"

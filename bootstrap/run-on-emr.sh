@@ -211,9 +211,14 @@ reason="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id"
 read -r created ended <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
   --query 'Cluster.Status.Timeline.[CreationDateTime,EndDateTime]' --output text)"
 
-# Seconds since 1970 of an ISO 8601 time as the AWS CLI prints it (2026-11-28T10:00:00.123+00:00):
+# Seconds since 1970 of a time as the AWS CLI prints it: AWS CLI 1 prints what the EMR API sends,
+# seconds since 1970 (1796406075.877); AWS CLI 2 ISO 8601 (2026-11-28T10:00:00.123+00:00), read with
 # GNU date, else BSD date (macOS) without the fraction and with the offset as +0000.
 epoch_seconds() {
+  if [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+    echo "${1%%.*}"
+    return
+  fi
   date -u -d "$1" +%s 2>/dev/null \
     || date -j -u -f '%Y-%m-%dT%H:%M:%S%z' "${1:0:19}$(echo "${1: -6}" | tr -d :)" +%s
 }

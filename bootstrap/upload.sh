@@ -42,6 +42,18 @@ done
 
 command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
 
+# One set of wheels per kind of node, each downloaded from its lock by `make wheelhouse`: checked
+# before anything is uploaded.
+check_wheels() {
+  local package_set="$1" lock="$2"
+  [ "$WHEELHOUSE/$package_set/.done" -nt "$REPO/$lock" ] \
+    || fail "$WHEELHOUSE/$package_set is missing or older than $lock: run make wheelhouse first"
+}
+if [ "$upload_wheelhouse" = "yes" ]; then
+  check_wheels primary requirements.lock
+  check_wheels worker requirements-worker.lock
+fi
+
 cd "$REPO"  # before the list: params/*.yaml expands here
 files=(
   notebooks/featurize.ipynb
@@ -52,26 +64,29 @@ files=(
   bootstrap/run-notebook.sh
   bootstrap/configurations.json
 )
+# The files in their layout in a staging folder, then one recursive copy (one request per file,
+# one AWS CLI start for all).
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
 for file in "${files[@]}"; do
   [ -f "$file" ] || fail "$REPO/$file is missing"
-  aws s3 cp --only-show-errors ${region_args[@]+"${region_args[@]}"} "$file" "$project/$file" \
-    || fail "could not upload $file to $project/$file (does the bucket exist? 'aws s3 mb s3://BUCKET')"
-  log "uploaded $project/$file"
+  mkdir -p "$staging/$(dirname "$file")"
+  cp "$file" "$staging/$file"
 done
+aws s3 cp --recursive --only-show-errors ${region_args[@]+"${region_args[@]}"} "$staging" "$project" \
+  || fail "could not upload to $project (does the bucket exist? 'aws s3 mb s3://BUCKET')"
+log "uploaded ${files[*]} to $project/"
 
-# One set of wheels per kind of node, each downloaded from its lock by `make wheelhouse`.
 upload_wheels() {
-  local package_set="$1" lock="$2"
-  [ "$WHEELHOUSE/$package_set/.done" -nt "$lock" ] \
-    || fail "$WHEELHOUSE/$package_set is missing or older than $lock: run make wheelhouse first"
+  local package_set="$1"
   aws s3 sync --only-show-errors --delete --exclude .done ${region_args[@]+"${region_args[@]}"} \
     "$WHEELHOUSE/$package_set" "$project/wheelhouse/$package_set" \
     || fail "could not upload $WHEELHOUSE/$package_set to $project/wheelhouse/$package_set"
   log "uploaded $project/wheelhouse/$package_set"
 }
 if [ "$upload_wheelhouse" = "yes" ]; then
-  upload_wheels primary requirements.lock
-  upload_wheels worker requirements-worker.lock
+  upload_wheels primary
+  upload_wheels worker
 fi
 
 log "OK: ${#files[@]} files uploaded to $project; wheelhouse: $upload_wheelhouse"

@@ -1,0 +1,115 @@
+"""bootstrap/create-cluster.sh, the interactive cluster: what EMR received from the real AWS CLI,
+read back from moto's API (describe-cluster), and the auto-termination policy (which moto does not
+store) from the request itself."""
+
+import json
+
+import pytest
+
+from support.emr_scripts import BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, run_script
+
+BUCKET = "interactive-project"
+PROJECT = f"s3://{BUCKET}/fruits-featurize"
+
+
+@pytest.fixture(scope="module")
+def project(moto):
+    """The project's bucket, holding what the cluster reads at start-up, as after upload.sh."""
+    make_bucket(moto, BUCKET)
+    put_object(moto, f"{PROJECT}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
+    return PROJECT
+
+
+@pytest.fixture(scope="module")
+def interactive(moto, project, tmp_path_factory):
+    """create-cluster.sh with its defaults: (process, describe-cluster, the RunJobFlow request)."""
+    env = moto.environment(tmp_path_factory.mktemp("interactive"))
+    with moto.recording() as requests:
+        process = run_script("create-cluster.sh", PROJECT, env=env)
+    assert process.returncode == 0, process.stderr
+    [run_job_flow] = [r["body"] for r in requests if r["target"] == "ElasticMapReduce.RunJobFlow"]
+    return process, describe_cluster(env, process.stdout.strip()), run_job_flow
+
+
+def test_create_cluster_prints_the_id_of_the_cluster_it_created(interactive):
+    process, cluster, _ = interactive
+    assert process.stdout.strip() == cluster["Id"]
+
+
+def test_interactive_cluster_runs_emr_7_10_with_spark_livy_and_jupyterhub(interactive):
+    _, cluster, _ = interactive
+    assert cluster["ReleaseLabel"] == "emr-7.10.0"
+    assert sorted(application["Name"] for application in cluster["Applications"]) == \
+        ["Hadoop", "JupyterHub", "Livy", "Spark"]
+
+
+def test_interactive_cluster_nodes_are_on_demand_m5_2xlarge(interactive):
+    _, cluster, _ = interactive
+    groups = {group["InstanceGroupType"]: group for group in cluster["InstanceGroups"]}
+    assert set(groups) == {"MASTER", "CORE"}
+    assert (groups["MASTER"]["InstanceType"], groups["MASTER"]["RequestedInstanceCount"]) == ("m5.2xlarge", 1)
+    assert (groups["CORE"]["InstanceType"], groups["CORE"]["RequestedInstanceCount"]) == ("m5.2xlarge", 4)
+    assert all(group["Market"] == "ON_DEMAND" and "BidPrice" not in group for group in groups.values())
+
+
+def test_interactive_cluster_installs_the_project_locks_on_every_node(interactive):
+    _, cluster, _ = interactive
+    [action] = cluster["BootstrapActions"]
+    assert action["ScriptPath"] == f"{PROJECT}/bootstrap/install-packages.sh"
+    assert action["Args"] == ["--requirements", f"{PROJECT}/requirements.lock",
+                              "--worker-requirements", f"{PROJECT}/requirements-worker.lock"]
+
+
+def test_interactive_cluster_gets_the_configurations_with_the_project_bucket(interactive):
+    _, cluster, _ = interactive
+    expected = json.loads((BOOTSTRAP / "configurations.json").read_text().replace("YOUR-BUCKET", BUCKET))
+    assert cluster["Configurations"] == expected
+
+
+def test_interactive_cluster_keeps_its_logs_in_the_project(interactive):
+    _, cluster, _ = interactive
+    assert cluster["LogUri"] == f"{PROJECT}/logs/"
+
+
+def test_interactive_cluster_waits_for_work_and_ends_after_15_idle_minutes(interactive):
+    _, cluster, run_job_flow = interactive
+    assert cluster["AutoTerminate"] is False and not cluster.get("Steps")
+    assert run_job_flow["AutoTerminationPolicy"] == {"IdleTimeout": 900}
+
+
+def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(moto, project, aws_env):
+    put_object(moto, f"{PROJECT}/wheelhouse/worker/numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl")
+    with moto.recording() as requests:
+        process = run_script("create-cluster.sh", PROJECT, "--core-type", "c5.4xlarge", "--core-count", "2",
+                             "--idle-timeout", "1800", "--weights", f"s3://{BUCKET}/w.h5",
+                             "--wheelhouse", f"{PROJECT}/wheelhouse/", "--name", "options", env=aws_env)
+    assert process.returncode == 0, process.stderr
+    cluster = describe_cluster(aws_env, process.stdout.strip())
+    [core] = [group for group in cluster["InstanceGroups"] if group["InstanceGroupType"] == "CORE"]
+    assert (core["InstanceType"], core["RequestedInstanceCount"]) == ("c5.4xlarge", 2)
+    assert cluster["BootstrapActions"][0]["Args"][-4:] == ["--wheelhouse", f"{PROJECT}/wheelhouse",
+                                                          "--weights", f"s3://{BUCKET}/w.h5"]
+    [run_job_flow] = [r["body"] for r in requests if r["target"] == "ElasticMapReduce.RunJobFlow"]
+    assert run_job_flow["AutoTerminationPolicy"] == {"IdleTimeout": 1800}
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(moto, project, aws_env):
+    process = run_script("create-cluster.sh", PROJECT, "--wheelhouse", f"s3://{BUCKET}/no-wheels",
+                         "--name", "no-wheelhouse", env=aws_env)
+    assert process.returncode != 0
+    assert f"run make wheelhouse, then bootstrap/upload.sh {PROJECT} --wheelhouse" in process.stderr
+    assert not clusters_named(moto, "no-wheelhouse")
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(moto, aws_env):
+    make_bucket(moto, "empty-project")
+    process = run_script("create-cluster.sh", "s3://empty-project/p", "--name", "not-uploaded", env=aws_env)
+    assert process.returncode != 0
+    assert "run bootstrap/upload.sh s3://empty-project/p first" in process.stderr
+    assert not clusters_named(moto, "not-uploaded")
+
+
+@pytest.mark.parametrize("idle_timeout", ["0", "59", "604801", "never"])
+def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(idle_timeout, aws_env):
+    process = run_script("create-cluster.sh", PROJECT, "--idle-timeout", idle_timeout, env=aws_env)
+    assert process.returncode != 0 and "--idle-timeout must be 60 to 604800 seconds" in process.stderr

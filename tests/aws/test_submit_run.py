@@ -1,0 +1,34 @@
+"""bootstrap/submit-run.sh: the step it adds to a running cluster, read back from moto's API with
+its arguments byte for byte."""
+
+import re
+
+import pytest
+
+from support.emr_scripts import run_script
+
+PROJECT = "s3://submit-project/fruits-featurize"
+
+
+@pytest.fixture
+def running_cluster(moto):
+    """An interactive cluster that waits for steps."""
+    return moto.client("emr").run_job_flow(
+        Name="waiting", ReleaseLabel="emr-7.10.0", ServiceRole="service", JobFlowRole="node",
+        Instances={"InstanceGroups": [{"InstanceRole": "MASTER", "InstanceType": "m5.2xlarge", "InstanceCount": 1}],
+                   "KeepJobFlowAliveWhenNoSteps": True})["JobFlowId"]
+
+
+def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_verbatim(moto, running_cluster, aws_env):
+    process = run_script("submit-run.sh", "--region", "eu-west-1", running_cluster, PROJECT,
+                         "-p", "output_path", "s3://submit-project/out 2", "-p", "image_glob", '*"odd".jpg',
+                         env=aws_env)
+    assert process.returncode == 0, process.stderr
+    [step] = moto.client("emr").list_steps(ClusterId=running_cluster)["Steps"]
+    assert process.stdout.strip() == step["Id"]
+    assert step["ActionOnFailure"] == "CONTINUE" and step["Config"]["Jar"] == "command-runner.jar"
+    bash, dash_c, script, name, project, executed, *papermill = step["Config"]["Args"]
+    assert (bash, dash_c, name, project) == ("bash", "-c", "run-notebook", PROJECT)
+    assert '"$1/bootstrap/run-notebook.sh"' in script
+    assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
+    assert papermill == ["-p", "output_path", "s3://submit-project/out 2", "-p", "image_glob", '*"odd".jpg']
