@@ -28,23 +28,15 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
 # shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
 source "$HERE/emr-cluster.sh"
 
-log() { echo "[create-cluster] $*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
-usage() {
-  sed -n '/^# Usage:/,/^# *--name/p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
-
 [ $# -ge 1 ] || usage
-project="${1%/}"
+project_argument "$1"
 shift
-case "$project" in s3://?*) ;; *) usage ;; esac
 
-region="eu-west-1"
 primary_type="m5.2xlarge"
 core_type="m5.2xlarge"
 core_count=4
@@ -55,9 +47,9 @@ weights=""
 wheelhouse=""
 name="fruits-featurize"
 while [ $# -gt 0 ]; do
+  if common_option "$@"; then shift 2; continue; fi
   [ $# -ge 2 ] || usage
   case "$1" in
-    --region) region="$2" ;;
     --primary-type) primary_type="$2" ;;
     --core-type) core_type="$2" ;;
     --core-count) core_count="$2" ;;
@@ -75,7 +67,7 @@ done
   || fail "--idle-timeout must be 60 to 604800 seconds, not '$idle_timeout'"
 [[ "$core_count" =~ ^[1-9][0-9]*$ ]] || fail "--core-count must be a whole number of at least 1"
 
-command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
+require_aws
 
 bootstrap_script="$project/bootstrap/install-packages.sh"
 aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \

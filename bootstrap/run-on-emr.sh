@@ -28,25 +28,16 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
 # shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
 source "$HERE/emr-cluster.sh"
 POLL_SECONDS="${POLL_SECONDS:-60}"
 
-log() { echo "[run-on-emr $(date -u +%H:%M:%S)] $*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
-usage() {
-  sed -n '/^# Usage:/,/^# Environment:/p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
-
 [ $# -ge 1 ] || usage
-project="${1%/}"
+project_argument "$1"
 shift
-case "$project" in s3://?*) ;; *) usage ;; esac
 
-region="eu-west-1"
 images=""
 spot="no"
 max_minutes=60
@@ -61,6 +52,7 @@ papermill_args=()
 input_path=""
 output_path=""
 while [ $# -gt 0 ]; do
+  if common_option "$@"; then shift 2; continue; fi
   case "$1" in
     --spot) spot="yes"; shift; continue ;;
     --plan) plan_only="yes"; shift; continue ;;
@@ -68,7 +60,6 @@ while [ $# -gt 0 ]; do
   esac
   [ $# -ge 2 ] || usage
   case "$1" in
-    --region) region="$2" ;;
     --images) images="$2" ;;
     --max-minutes) max_minutes="$2" ;;
     --prices) prices="$2" ;;
@@ -102,9 +93,7 @@ for parameter in input_path output_path; do
   esac
 done
 
-if [ "$plan_only" = "no" ] || [ -z "$images" ]; then
-  command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
-fi
+[ "$plan_only" = "yes" ] && [ -n "$images" ] || require_aws
 if [ -z "$images" ]; then
   log "counting the objects under $input_path/ (give --images N to skip this)"
   images="$(aws s3 ls --recursive --summarize --region "$region" "${input_path%/}/" | awk '/Total Objects:/ {print $3}')" \

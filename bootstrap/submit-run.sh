@@ -4,49 +4,54 @@
 # the executed notebook written to s3://BUCKET/PREFIX/runs/RUN_ID/featurize.ipynb).
 #
 # Usage:
-#   bootstrap/submit-run.sh [--region REGION] CLUSTER_ID s3://BUCKET/PREFIX [papermill options]
+#   bootstrap/submit-run.sh CLUSTER_ID s3://BUCKET/PREFIX [--region REGION] [papermill options]
+#   --region REGION   [eu-west-1]  the cluster's region, anywhere among the arguments
+#   papermill options, passed on as they are: -p NAME VALUE (repeatable), --execution-timeout SECONDS...
 #   e.g. bootstrap/submit-run.sh j-2AB3CD4EF5GH s3://my-bucket/fruits-featurize -p pca_k 50
 #
 # Steps and command-runner.jar: https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-commandrunner.html
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
 # shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
 source "$HERE/emr-cluster.sh"
 
-log() { echo "[submit-run] $*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
-usage() {
-  echo "usage: $0 [--region REGION] CLUSTER_ID s3://BUCKET/PREFIX [papermill options]" >&2
-  exit 2
-}
-
-region_args=()
-if [ "${1:-}" = "--region" ]; then
-  [ $# -ge 2 ] || usage
-  region_args=(--region "$2")
-  shift 2
-fi
-[ $# -ge 2 ] || usage
-cluster_id="$1"
-project="${2%/}"
-shift 2
-case "$project" in s3://?*) ;; *) usage ;; esac
-
-command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
+# The two positional arguments first, then papermill's options; --region anywhere. -p and -r take
+# a name and a value, kept together (a value may be any text).
+positional=()
+papermill_args=()
+while [ $# -gt 0 ]; do
+  if common_option "$@"; then shift 2; continue; fi
+  if [ ${#positional[@]} -lt 2 ]; then
+    case "$1" in -*) usage ;; esac
+    positional+=("$1")
+    shift
+    continue
+  fi
+  case "$1" in
+    -p|-r) [ $# -ge 3 ] || usage; papermill_args+=("$1" "$2" "$3"); shift 3 ;;
+    *) papermill_args+=("$1"); shift ;;
+  esac
+done
+[ ${#positional[@]} -eq 2 ] || usage
+cluster_id="${positional[0]}"
+project_argument "${positional[1]}"
+require_aws
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 executed="$project/runs/$run_id/featurize.ipynb"
 
 # ActionOnFailure CONTINUE: a failed run leaves the interactive cluster up for the next one.
-steps="$(notebook_step_json "featurize $run_id" CONTINUE "$project" "$executed" "$@")"
+steps="$(notebook_step_json "featurize $run_id" CONTINUE "$project" "$executed" \
+  ${papermill_args[@]+"${papermill_args[@]}"})"
 
-step_id="$(aws emr add-steps ${region_args[@]+"${region_args[@]}"} --cluster-id "$cluster_id" \
+step_id="$(aws emr add-steps --region "$region" --cluster-id "$cluster_id" \
   --steps "$steps" --query 'StepIds[0]' --output text)" \
-  || fail "aws emr add-steps failed (see the error above): is $cluster_id running? 'aws emr list-clusters --active'"
+  || fail "aws emr add-steps failed (see the error above): is $cluster_id running in $region? 'aws emr list-clusters --active --region $region'"
 
-log "follow it: aws emr wait step-complete ${region_args[*]+"${region_args[*]}"} --cluster-id $cluster_id --step-id $step_id"
+log "follow it: aws emr wait step-complete --region $region --cluster-id $cluster_id --step-id $step_id"
 log "its log: $project/logs/$cluster_id/steps/$step_id/stderr.gz (a few minutes after it ends)"
 echo "$step_id"
 log "OK: step $step_id added to $cluster_id; executed notebook -> $executed"

@@ -7,6 +7,9 @@
 #
 # Usage:
 #   bootstrap/upload.sh s3://BUCKET/PREFIX [--region REGION] [--wheelhouse]
+#   --region REGION   [eu-west-1]  the bucket's region
+#   --wheelhouse                   also the wheels of `make wheelhouse` (build/wheelhouse)
+#
 # Layout written:
 #   PREFIX/notebooks/featurize.ipynb  PREFIX/params/*.yaml
 #   PREFIX/requirements.lock  PREFIX/requirements-worker.lock
@@ -14,33 +17,23 @@
 #   PREFIX/wheelhouse/{primary,worker}/*.whl  (with --wheelhouse)
 set -euo pipefail
 
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
 WHEELHOUSE="${WHEELHOUSE:-$REPO/build/wheelhouse}"  # where `make wheelhouse` puts it
 
-log() { echo "[upload] $*" >&2; }
-fail() { log "FAILED: $*"; exit 1; }
-
-usage() {
-  echo "usage: $0 s3://BUCKET/PREFIX [--region REGION] [--wheelhouse]" >&2
-  exit 2
-}
-
 [ $# -ge 1 ] || usage
-project="${1%/}"
+project_argument "$1"
 shift
-case "$project" in s3://?*) ;; *) usage ;; esac
-# (the ${a[@]+...} form below keeps an empty array safe under set -u in macOS bash 3.2)
-region_args=()
 upload_wheelhouse="no"
 while [ $# -gt 0 ]; do
+  if common_option "$@"; then shift 2; continue; fi
   case "$1" in
-    --region) [ $# -ge 2 ] || usage; region_args=(--region "$2"); shift 2 ;;
     --wheelhouse) upload_wheelhouse="yes"; shift ;;
     *) usage ;;
   esac
 done
-
-command -v aws >/dev/null 2>&1 || fail "the AWS CLI is not installed: see https://aws.amazon.com/cli/ then run 'aws configure'"
+require_aws
 
 # One set of wheels per kind of node, each downloaded from its lock by `make wheelhouse`: checked
 # before anything is uploaded.
@@ -73,13 +66,13 @@ for file in "${files[@]}"; do
   mkdir -p "$staging/$(dirname "$file")"
   cp "$file" "$staging/$file"
 done
-aws s3 cp --recursive --only-show-errors ${region_args[@]+"${region_args[@]}"} "$staging" "$project" \
+aws s3 cp --recursive --only-show-errors --region "$region" "$staging" "$project" \
   || fail "could not upload to $project (does the bucket exist? 'aws s3 mb s3://BUCKET')"
 log "uploaded ${files[*]} to $project/"
 
 upload_wheels() {
   local package_set="$1"
-  aws s3 sync --only-show-errors --delete --exclude .done ${region_args[@]+"${region_args[@]}"} \
+  aws s3 sync --only-show-errors --delete --exclude .done --region "$region" \
     "$WHEELHOUSE/$package_set" "$project/wheelhouse/$package_set" \
     || fail "could not upload $WHEELHOUSE/$package_set to $project/wheelhouse/$package_set"
   log "uploaded $project/wheelhouse/$package_set"

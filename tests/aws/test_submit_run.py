@@ -32,3 +32,19 @@ def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_
     assert '"$1/bootstrap/run-notebook.sh"' in script
     assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
     assert papermill == ["-p", "output_path", "s3://submit-project/out 2", "-p", "image_glob", '*"odd".jpg']
+
+
+def test_submit_run_takes_region_anywhere_and_keeps_the_papermill_options_around_it(moto, running_cluster, aws_env):
+    with moto.recording() as requests:
+        process = run_script("submit-run.sh", running_cluster, PROJECT, "-p", "pca_k", "--region",
+                             "--region", "eu-central-1", "-p", "image_glob", "*.png", env=aws_env)
+    assert process.returncode == 0, process.stderr
+    [add_steps] = [r for r in requests if r["target"] == "ElasticMapReduce.AddJobFlowSteps"]
+    assert add_steps["region"] == "eu-central-1"
+    assert add_steps["body"]["Steps"][0]["HadoopJarStep"]["Args"][6:] == ["-p", "pca_k", "--region",
+                                                                          "-p", "image_glob", "*.png"]
+
+
+def test_submit_run_refuses_an_option_before_its_cluster_and_project(aws_env):
+    process = run_script("submit-run.sh", "-p", "pca_k", "5", "j-X", PROJECT, env=aws_env)
+    assert process.returncode == 2 and "Usage:" in process.stderr

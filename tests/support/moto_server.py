@@ -16,6 +16,7 @@ INITIAL_NO_AUTH_ACTION_COUNT, set through the server's /moto-api/reset-auth)."""
 import base64
 import json
 import os
+import re
 import sys
 import tempfile
 import urllib.request
@@ -91,8 +92,8 @@ class MotoServer:
     @contextmanager
     def recording(self):
         """Yields a list that holds, once the block ends, every request moto received meanwhile:
-        dicts with `target` (X-Amz-Target, such as ElasticMapReduce.RunJobFlow) and `body` (parsed
-        JSON, else the raw text)."""
+        dicts with `target` (X-Amz-Target, such as ElasticMapReduce.RunJobFlow), `region` (of the
+        request's signature) and `body` (parsed JSON, else the raw text)."""
         requests = []
         self._post("/moto-api/recorder/reset-recording")
         self._post("/moto-api/recorder/start-recording")
@@ -111,7 +112,9 @@ class MotoServer:
                     body = json.loads(body)
                 except ValueError:
                     pass
-                requests.append({"target": entry["headers"].get("X-Amz-Target", ""), "body": body})
+                scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", entry["headers"].get("Authorization", ""))
+                requests.append({"target": entry["headers"].get("X-Amz-Target", ""),
+                                 "region": scope.group(1) if scope else None, "body": body})
 
     @contextmanager
     def iam_enforced(self):
