@@ -14,6 +14,8 @@
 #   --primary-type TYPE      [m5.2xlarge]  primary node: JupyterHub, Livy and every driver (32 GiB: room for 3)
 #   --core-type TYPE         [m5.2xlarge]  core nodes: 8 vCPUs, 32 GiB (configurations.json sizes executors for it)
 #   --core-count N           [4]           32 task slots: params/emr.yaml's num_partitions is 3 times that
+#   --data-gib GIB           [32]          gp3 data volume of each node (HDFS, shuffle, cache spill, logs):
+#                                          a full Fruits-360 run writes about 3 GiB in all (docs/emr-cost.md)
 #   --idle-timeout SECONDS   [900]         terminate after this long idle (60 to 604800): no YARN application
 #                                          (an open Livy session is one), no pending step, no UI in use
 #   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
@@ -40,7 +42,9 @@ shift
 primary_type="m5.2xlarge"
 core_type="m5.2xlarge"
 core_count=4
+data_gib=32
 idle_timeout=900
+prices="$HERE/prices.tsv"
 key_name=""
 subnet_id=""
 weights=""
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
     --primary-type) primary_type="$2" ;;
     --core-type) core_type="$2" ;;
     --core-count) core_count="$2" ;;
+    --data-gib) data_gib="$2" ;;
     --idle-timeout) idle_timeout="$2" ;;
     --key-name) key_name="$2" ;;
     --subnet-id) subnet_id="$2" ;;
@@ -66,6 +71,7 @@ done
 [[ "$idle_timeout" =~ ^[0-9]+$ ]] && [ "$idle_timeout" -ge 60 ] && [ "$idle_timeout" -le 604800 ] \
   || fail "--idle-timeout must be 60 to 604800 seconds, not '$idle_timeout'"
 [[ "$core_count" =~ ^[1-9][0-9]*$ ]] || fail "--core-count must be a whole number of at least 1"
+[[ "$data_gib" =~ ^[1-9][0-9]*$ ]] && [ "$data_gib" -ge 5 ] || fail "--data-gib must be a whole number of at least 5 (EMR's minimum)"
 
 require_aws
 
@@ -81,9 +87,16 @@ workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 primary_market=ON_DEMAND  # the primary holds every driver, Livy and JupyterHub: never spot here
 core_market=ON_DEMAND
+primary_data_gib="$data_gib"
+core_data_gib="$data_gib"
 cluster_request "$workdir"
+cost_text="$(printf 'MASTER %s %s 1 %s\nCORE %s %s %s %s\n' "$primary_market" "$primary_type" "$data_gib" \
+  "$core_market" "$core_type" "$core_count" "$data_gib" | cluster_usd_per_hour "$prices" 2>&1)" \
+  && cost_text="about \$$cost_text/h all in (EC2, EMR fee, EBS, public IPv4: $prices)" \
+  || cost_text="an unknown price per hour ($cost_text)"
 
 log "creating $RELEASE_LABEL cluster '$name' in $region: 1 x $primary_type + $core_count x $core_type, idle timeout ${idle_timeout}s"
+log "it costs $cost_text until it terminates"
 cluster_id="$(aws emr create-cluster "${request[@]}" \
   --auto-termination-policy "IdleTimeout=$idle_timeout" \
   --query ClusterId --output text)" \

@@ -104,57 +104,64 @@ fi
 # The cheapest cluster whose estimated billed time is at most max_minutes (the fastest one if none
 # is): a single node of each instance type with enough memory, or the primary_type primary with 1 to
 # max_core_nodes core nodes of each type. Billed minutes = startup + the notebook's fixed work +
-# images / (executor vCPUs x images_per_second_per_vcpu) + teardown, for every node of the cluster.
-# Prints: primary_type primary_market core_type core_count worker_vcpus minutes usd_per_hour within
+# images / (executor vCPUs x images_per_second_per_vcpu) + teardown, for every node of the cluster,
+# at the price of bootstrap/emr-cluster.sh's model (EC2, EMR fee, EBS, IPv4). The primary of a
+# cluster with core nodes is on demand (its loss ends the run); with --spot every other node is spot.
+# Prints: primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib
+#         worker_vcpus minutes usd_per_hour within
 size_cluster() {
-  awk -v images="$images" -v max_minutes="$max_minutes" -v spot="$spot" '
-    { sub(/#.*/, "") }
-    NF == 0 { next }
-    $1 == "instance" && NF == 7 { n++; type[n] = $2; vcpus[n] = $3; memory[n] = $4
-                                  on_demand[n] = $5 + $6; on_spot[n] = $7 + $6; index_of[$2] = n; next }
-    $1 == "setting" && NF == 3 { setting[$2] = $3; next }
-    { printf "%s line %d is neither `instance TYPE VCPUS MEMORY_GIB EC2 EMR_FEE EC2_SPOT` nor `setting NAME VALUE`\n",
-             FILENAME, FNR > "/dev/stderr"; bad = 1; exit 1 }
-    function consider(primary, primary_market, core, count, worker_vcpus, per_hour,    minutes, cost, within) {
+  awk -v images="$images" -v max_minutes="$max_minutes" -v spot="$spot" "$PRICE_MODEL_AWK"'
+    function consider(primary, primary_market, primary_gib, core, count, core_market, core_gib, worker_vcpus,
+                      per_hour, minutes, cost, within) {
       minutes = fixed_minutes + images / (worker_vcpus * setting["images_per_second_per_vcpu"]) / 60
       cost = per_hour * minutes / 60
       within = minutes <= max_minutes
       if (best == "" || (within && (!best_within || cost < best_cost)) || (!best_within && !within && minutes < best_minutes)) {
-        best = sprintf("%s %s %s %d %d %.1f %.4f %s", primary, primary_market, core, count, worker_vcpus, minutes,
-                       per_hour, within ? "yes" : "no")
+        best = sprintf("%s %s %d %s %d %s %d %d %.1f %.4f %s", primary, primary_market, primary_gib, core, count,
+                       core_market, core_gib, worker_vcpus, minutes, per_hour, within ? "yes" : "no")
         best_cost = cost; best_minutes = minutes; best_within = within
       }
     }
     END {
-      if (bad) exit 1
       split("images_per_second_per_vcpu startup_minutes notebook_fixed_minutes teardown_minutes " \
-            "single_node_min_memory_gib primary_type max_core_nodes", required, " ")
+            "single_node_min_memory_gib primary_type max_core_nodes ebs_gp3_usd_per_gib_month " \
+            "public_ipv4_usd_per_hour root_volume_gib data_volume_fixed_gib data_volume_kib_per_image " \
+            "data_volume_max_use", required, " ")
       for (i in required) if (!(required[i] in setting)) {
         printf "%s: no `setting %s VALUE` line\n", FILENAME, required[i] > "/dev/stderr"; exit 1 }
       primary = setting["primary_type"]
-      if (!(primary in index_of)) { printf "%s: primary_type %s has no `instance` line\n", FILENAME, primary > "/dev/stderr"; exit 1 }
+      if (!(primary in known)) { printf "%s: primary_type %s has no `instance` line\n", FILENAME, primary > "/dev/stderr"; exit 1 }
       fixed_minutes = setting["startup_minutes"] + setting["notebook_fixed_minutes"] + setting["teardown_minutes"]
-      core_market = spot == "yes" ? "SPOT" : "ON_DEMAND"
-      for (i = 1; i <= n; i++)
-        if (memory[i] >= setting["single_node_min_memory_gib"])
-          consider(type[i], core_market, "-", 0, vcpus[i], spot == "yes" ? on_spot[i] : on_demand[i])
-      for (i = 1; i <= n; i++)
-        for (count = 1; count <= setting["max_core_nodes"]; count++)
-          consider(primary, "ON_DEMAND", type[i], count, count * vcpus[i],
-                   on_demand[index_of[primary]] + count * (spot == "yes" ? on_spot[i] : on_demand[i]))
+      market = spot == "yes" ? "SPOT" : "ON_DEMAND"
+      for (i = 1; i <= type_count; i++) {
+        type = types[i]
+        if (memory[type] >= setting["single_node_min_memory_gib"])
+          consider(type, market, data_volume_gib(images), "-", 0, "-", 0, vcpus[type],
+                   node_usd_per_hour(type, market, data_volume_gib(images)))
+      }
+      primary_gib = data_volume_gib(0)  # the driver only: no executor writes there
+      for (i = 1; i <= type_count; i++)
+        for (count = 1; count <= setting["max_core_nodes"]; count++) {
+          type = types[i]; core_gib = data_volume_gib(int((images + count - 1) / count))
+          consider(primary, "ON_DEMAND", primary_gib, type, count, market, core_gib, count * vcpus[type],
+                   node_usd_per_hour(primary, "ON_DEMAND", primary_gib) + count * node_usd_per_hour(type, market, core_gib))
+        }
       print best
     }' "$prices"
 }
 plan="$(size_cluster)" || fail "cannot size the cluster from $prices (see above)"
-read -r primary_type primary_market core_type core_count worker_vcpus estimated_minutes usd_per_hour within <<< "$plan"
-core_market="$([ "$spot" = yes ] && echo SPOT || echo ON_DEMAND)"
+read -r primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib worker_vcpus \
+  estimated_minutes usd_per_hour within <<< "$plan"
 if [ "$core_count" -eq 0 ]; then
   cluster_text="1 x $primary_type ($primary_market), a single node: YARN runs the executors on it"
 else
   cluster_text="1 x $primary_type ($primary_market) + $core_count x $core_type ($core_market)"
 fi
 estimated_cost="$(awk -v h="$usd_per_hour" -v m="$estimated_minutes" 'BEGIN { printf "%.3f", h * m / 60 }')"
-log "$images images -> $cluster_text; $worker_vcpus executor vCPUs; estimated ${estimated_minutes} billed minutes x \$$usd_per_hour/h = \$$estimated_cost (prices: $prices)"
+volumes="gp3 volumes: $(prices_setting "$prices" root_volume_gib) GiB root + $primary_data_gib GiB data per node"
+[ "$core_count" -eq 0 ] || volumes="$volumes on the primary, $core_data_gib GiB data on each core node"
+log "$images images -> $cluster_text; $worker_vcpus executor vCPUs; $volumes"
+log "estimated ${estimated_minutes} billed minutes x \$$usd_per_hour/h all in (EC2, EMR fee, EBS, public IPv4) = \$$estimated_cost (prices: $prices)"
 [ "$within" = "yes" ] || log "no cluster in $prices finishes within --max-minutes $max_minutes: this is the fastest"
 if [ "$plan_only" = "yes" ]; then
   echo "$images images: $cluster_text, about $estimated_minutes billed minutes, about \$$estimated_cost"
@@ -194,12 +201,6 @@ while :; do
   sleep "$POLL_SECONDS"
 done
 
-step_state="$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" --query 'Steps[0].Status.State' --output text)"
-reason="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
-  --query Cluster.Status.StateChangeReason.Message --output text)"
-read -r created ended <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
-  --query 'Cluster.Status.Timeline.[CreationDateTime,EndDateTime]' --output text)"
-
 # Seconds since 1970 of a time as the AWS CLI prints it: AWS CLI 1 prints what the EMR API sends,
 # seconds since 1970 (1796406075.877); AWS CLI 2 ISO 8601 (2026-11-28T10:00:00.123+00:00), read with
 # GNU date, else BSD date (macOS) without the fraction and with the offset as +0000.
@@ -211,14 +212,25 @@ epoch_seconds() {
   date -u -d "$1" +%s 2>/dev/null \
     || date -j -u -f '%Y-%m-%dT%H:%M:%S%z' "${1:0:19}$(echo "${1: -6}" | tr -d :)" +%s
 }
+# What the cluster really was and when, read back from EMR: its end state and timeline, and each
+# instance group's market, type, count and data volume (the cost uses the market each group got).
+IFS=$'\t' read -r state created ended reason <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
+  --query 'Cluster.Status.[State,Timeline.CreationDateTime,Timeline.EndDateTime,StateChangeReason.Message]' --output text)"
+groups="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" --output text \
+  --query 'Cluster.InstanceGroups[].[InstanceGroupType,Market,InstanceType,RequestedInstanceCount,sum(EbsBlockDevices[].VolumeSpecification.SizeInGB)]')"
+step_state="$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" --query 'Steps[0].Status.State' --output text)"
+
 billed_seconds=$(( $(epoch_seconds "$ended") - $(epoch_seconds "$created") ))
-billed_cost="$(awk -v h="$usd_per_hour" -v s="$billed_seconds" 'BEGIN { if (s < 60) s = 60; printf "%.3f", h * s / 3600 }')"
+[ "$billed_seconds" -ge 60 ] || billed_seconds=60  # EMR's one-minute minimum
+billed_usd_per_hour="$(cluster_usd_per_hour "$prices" <<< "$groups")" || fail "cannot price the cluster from $prices (see above)"
+billed_cost="$(awk -v h="$billed_usd_per_hour" -v s="$billed_seconds" 'BEGIN { printf "%.3f", h * s / 3600 }')"
+billed_text="$(awk '{ printf "%s%d x %s (%s)", (NR > 1 ? " + " : ""), $4, $3, $2 }' <<< "$groups")"
 
 echo "step: $step_state"
 echo "executed notebook: $executed"
 echo "manifest: ${output_path%/}/manifest.json"
-echo "billed: $((billed_seconds / 60)) min $((billed_seconds % 60)) s ($created to $ended) on $cluster_text"
-echo "estimated cost: \$$billed_cost (at \$$usd_per_hour/h from $prices; the bill has the exact figure)"
+echo "billed: $((billed_seconds / 60)) min $((billed_seconds % 60)) s ($created to $ended) on $billed_text"
+echo "estimated cost: \$$billed_cost (at \$$billed_usd_per_hour/h from $prices: EC2 at the market each group got, EMR fee, EBS, public IPv4; the bill has the exact figure)"
 if [ "$step_state" != "COMPLETED" ]; then
   fail "step $step_state, cluster $state: $reason. Open $executed (the failing cell) and $project/logs/$cluster_id/steps/ (a few minutes after the end); a spot primary reclaimed? rerun without --spot"
 fi

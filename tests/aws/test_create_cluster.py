@@ -52,6 +52,20 @@ def test_interactive_cluster_nodes_are_on_demand_m5_2xlarge(interactive):
     assert all(group["Market"] == "ON_DEMAND" and "BidPrice" not in group for group in groups.values())
 
 
+def test_interactive_cluster_nodes_have_a_15_gib_root_and_a_32_gib_gp3_data_volume(interactive):
+    _, cluster, _ = interactive
+    assert cluster["EbsRootVolumeSize"] == 15
+    for group in cluster["InstanceGroups"]:
+        assert [device["VolumeSpecification"] for device in group["EbsBlockDevices"]] == \
+            [{"VolumeType": "gp3", "SizeInGB": 32}], group["InstanceGroupType"]
+
+
+def test_create_cluster_says_what_the_cluster_costs_per_hour_all_in(interactive):
+    process, _, _ = interactive
+    # 5 nodes x (0.428 EC2 + 0.096 EMR + (15 + 32) GiB x 0.088 $/GiB-month / 720 h + 0.005 IPv4) $/h
+    assert "it costs about $2.6737/h all in" in process.stderr
+
+
 def test_interactive_cluster_installs_the_project_locks_on_every_node(interactive):
     _, cluster, _ = interactive
     [action] = cluster["BootstrapActions"]
@@ -80,13 +94,14 @@ def test_interactive_cluster_waits_for_work_and_ends_after_15_idle_minutes(inter
 def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(moto, project, aws_env):
     put_object(moto, f"{PROJECT}/wheelhouse/worker/numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl")
     with moto.recording() as requests:
-        process = run_script("create-cluster.sh", PROJECT, "--core-type", "c5.4xlarge", "--core-count", "2",
-                             "--idle-timeout", "1800", "--weights", f"s3://{BUCKET}/w.h5",
+        process = run_script("create-cluster.sh", PROJECT, "--core-type", "m5.4xlarge", "--core-count", "2",
+                             "--data-gib", "100", "--idle-timeout", "1800", "--weights", f"s3://{BUCKET}/w.h5",
                              "--wheelhouse", f"{PROJECT}/wheelhouse/", "--name", "options", env=aws_env)
     assert process.returncode == 0, process.stderr
     cluster = describe_cluster(aws_env, process.stdout.strip())
     [core] = [group for group in cluster["InstanceGroups"] if group["InstanceGroupType"] == "CORE"]
-    assert (core["InstanceType"], core["RequestedInstanceCount"]) == ("c5.4xlarge", 2)
+    assert (core["InstanceType"], core["RequestedInstanceCount"]) == ("m5.4xlarge", 2)
+    assert core["EbsBlockDevices"][0]["VolumeSpecification"]["SizeInGB"] == 100
     assert cluster["BootstrapActions"][0]["Args"][-4:] == ["--wheelhouse", f"{PROJECT}/wheelhouse",
                                                           "--weights", f"s3://{BUCKET}/w.h5"]
     [run_job_flow] = [r["body"] for r in requests if r["target"] == "ElasticMapReduce.RunJobFlow"]

@@ -1,6 +1,7 @@
 """bootstrap/run-on-emr.sh --plan: the cluster it picks for an input and its estimated cost, from
 bootstrap/prices.tsv, and the bad input it refuses before anything is created."""
 
+import math
 import re
 
 import pytest
@@ -28,6 +29,22 @@ def test_full_fruits_360_costs_under_20_cents_on_demand(aws_env):
 def test_full_fruits_360_costs_under_10_cents_with_spot(aws_env):
     cluster, _, cost = plan(aws_env, 90000, "--spot")
     assert cluster.startswith("1 x m5.2xlarge (SPOT), a single node") and cost < 0.10
+
+
+def test_the_full_fruits_360_estimate_is_the_arithmetic_of_prices_tsv(aws_env):
+    # 12 + 3 + 2 fixed minutes + 90,000 images / (8 vCPUs x 100 images/s) = 18.9 minutes, at
+    # 0.428 + 0.096 + (15 + 12) GiB x 0.088 / 720 + 0.005 = 0.5323 $/h on demand (x 18.9 / 60 = $0.168), 0.2753 $/h on spot ($0.087).
+    assert plan(aws_env, 90000)[1:] == (18.9, 0.168)
+    assert plan(aws_env, 90000, "--spot")[1:] == (18.9, 0.087)
+
+
+def test_each_core_node_gets_a_data_volume_for_its_share_of_the_images(aws_env):
+    process = run_script("run-on-emr.sh", PROJECT, "--images", "10000000", "--plan", "-p", "input_path",
+                         "s3://plan-bucket/in", "-p", "output_path", "s3://plan-bucket/out", env=aws_env)
+    count = int(re.search(r"\+ (\d+) x m5.\w+ \(ON_DEMAND\)", process.stdout).group(1))
+    images_per_node = -(-10_000_000 // count)
+    core_gib = math.ceil((8 + images_per_node * 32 / 1048576) / 0.9)
+    assert f"15 GiB root + 9 GiB data per node on the primary, {core_gib} GiB data on each core node" in process.stderr
 
 
 def test_a_large_input_gets_core_nodes_to_finish_within_max_minutes(aws_env):
