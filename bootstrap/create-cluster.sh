@@ -2,7 +2,8 @@
 # Creates an interactive EMR 7.10.0 cluster for the notebook with the AWS CLI: Hadoop, Spark, Livy and
 # JupyterHub; the bootstrap action bootstrap/install-packages.sh on every node (the whole lock on the
 # primary node, the workers' lock on the core nodes: docs/emr-install.md); the Configurations of
-# bootstrap/configurations.json (JupyterHub notebooks kept in the project's bucket); logs in S3; and
+# bootstrap/configurations.json (Spark) and configurations-interactive.json (Livy, JupyterHub's
+# notebooks kept in the project's bucket); gp3 volumes of a set size; logs in S3; and
 # an idle auto-termination timeout (15 minutes by default), so a forgotten cluster stops costing money.
 # For a headless run, bootstrap/run-on-emr.sh is cheaper: a right-sized cluster that ends with its run.
 # Run bootstrap/upload.sh first: the cluster reads the bootstrap and the lock files from S3.
@@ -89,6 +90,8 @@ primary_market=ON_DEMAND  # the primary holds every driver, Livy and JupyterHub:
 core_market=ON_DEMAND
 primary_data_gib="$data_gib"
 core_data_gib="$data_gib"
+applications=(Name=Hadoop Name=Spark Name=Livy Name=JupyterHub)
+configuration_files=(configurations.json configurations-interactive.json)
 cluster_request "$workdir"
 cost_text="$(printf 'MASTER %s %s 1 %s\nCORE %s %s %s %s\n' "$primary_market" "$primary_type" "$data_gib" \
   "$core_market" "$core_type" "$core_count" "$data_gib" | cluster_usd_per_hour "$prices" 2>&1)" \

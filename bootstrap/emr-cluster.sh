@@ -99,8 +99,9 @@ instance_group_json() {
 # cluster_request WORKDIR
 # Sets the array `request` to the arguments of `aws emr create-cluster` that every cluster of the
 # project has: release, applications, instance groups with their EBS volumes, roles, bootstrap
-# action, Configurations (with the project's bucket in place of YOUR-BUCKET, written to WORKDIR)
-# and logs in S3. It reads the caller's variables: project (s3://BUCKET/PREFIX), region, name,
+# action, Configurations (the files named, merged, with the project's bucket in place of
+# YOUR-BUCKET, written to WORKDIR) and logs in S3. It reads the caller's variables: the arrays
+# applications (Name=Spark ...) and configuration_files (in bootstrap/), project (s3://BUCKET/PREFIX), region, name,
 # primary_type, primary_market, primary_data_gib, core_type, core_count, core_market (ON_DEMAND or
 # SPOT), core_data_gib, key_name, subnet_id, weights and wheelhouse (these four may be empty), and
 # prices (bootstrap/prices.tsv: the root volume's size). With core_count 0 the cluster is the
@@ -116,8 +117,14 @@ cluster_request() {
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   bucket="${project#s3://}"
   bucket="${bucket%%/*}"
-  # JupyterHub keeps its notebooks in the project's bucket (configurations.json names YOUR-BUCKET).
-  sed "s/YOUR-BUCKET/$bucket/g" "$here/configurations.json" > "$workdir/configurations.json"
+  # One JSON list from the files' lists. JupyterHub keeps its notebooks in the project's bucket
+  # (configurations-interactive.json names YOUR-BUCKET).
+  local file merged="[" separator=""
+  for file in "${configuration_files[@]}"; do
+    merged="$merged$separator$(sed -e '1s/^\[//' -e '$s/\]$//' "$here/$file")"
+    separator=","
+  done
+  printf '%s]\n' "$merged" | sed "s/YOUR-BUCKET/$bucket/g" > "$workdir/configurations.json"
 
   bootstrap_args="--requirements,$project/requirements.lock,--worker-requirements,$project/requirements-worker.lock"
   [ -z "$wheelhouse" ] || bootstrap_args="$bootstrap_args,--wheelhouse,$wheelhouse"
@@ -137,7 +144,7 @@ cluster_request() {
     --region "$region"
     --name "$name"
     --release-label "$RELEASE_LABEL"
-    --applications Name=Hadoop Name=Spark Name=Livy Name=JupyterHub
+    --applications "${applications[@]}"
     --instance-groups "file://$workdir/instance-groups.json"
     --ebs-root-volume-size "$(prices_setting "$prices" root_volume_gib)"
     --service-role EMR_DefaultRole

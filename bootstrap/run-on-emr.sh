@@ -2,9 +2,11 @@
 # One command from zero to results, with nothing left running: uploads the project, creates a
 # transient EMR 7.10.0 cluster whose only step is the headless run (bootstrap/run-notebook.sh),
 # sized for the input by bootstrap/prices.tsv, with --auto-terminate (the cluster ends when the step
-# ends) and ActionOnFailure TERMINATE_CLUSTER (a failed step ends it at once); waits for the end and
+# ends) and ActionOnFailure TERMINATE_CLUSTER (a failed step ends it at once). The cluster is lean:
+# Hadoop and Spark only (no JupyterHub, no Livy: a headless run uses neither). Waits for the end and
 # prints the step's result, where the executed notebook and the manifest are, the cluster's billed
-# time (its Status.Timeline, request to end) and the estimated cost.
+# time (its Status.Timeline, request to end), its cost all in, and the measured minutes next to the
+# estimated ones, which it appends to the measured file for the next run's sizing.
 #
 # Usage:
 #   bootstrap/run-on-emr.sh s3://BUCKET/PREFIX [options] [-p NAME VALUE ...]
@@ -15,6 +17,8 @@
 #                                   spot only when it is the whole cluster (its loss ends the run, see docs/emr-cost.md)
 #   --max-minutes M      [60]       longest acceptable billed time: the cheapest cluster within it is chosen
 #   --prices FILE        [bootstrap/prices.tsv]  prices and throughput figures of the sizing
+#   --measured FILE      [bootstrap/measured.tsv]  the figures earlier runs measured: they replace
+#                                   prices.tsv's assumed ones; each completed run appends its own
 #   --plan                          print the chosen cluster and its estimated cost; create nothing
 #   --wheelhouse                    nodes install from the wheels of `make wheelhouse`, uploaded to
 #                                   PREFIX/wheelhouse, with no package index (clusters without internet)
@@ -42,6 +46,7 @@ images=""
 spot="no"
 max_minutes=60
 prices="$HERE/prices.tsv"
+measured="$HERE/measured.tsv"
 plan_only="no"
 key_name=""
 subnet_id=""
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
     --images) images="$2" ;;
     --max-minutes) max_minutes="$2" ;;
     --prices) prices="$2" ;;
+    --measured) measured="$2" ;;
     --key-name) key_name="$2" ;;
     --subnet-id) subnet_id="$2" ;;
     --weights) weights="$2" ;;
@@ -80,6 +86,12 @@ done
 [ -z "$images" ] || [[ "$images" =~ ^[1-9][0-9]*$ ]] || fail "--images must be a whole number of at least 1, not '$images'"
 [[ "$max_minutes" =~ ^[1-9][0-9]*$ ]] || fail "--max-minutes must be a whole number of minutes, not '$max_minutes'"
 [ -f "$prices" ] || fail "prices file $prices not found (--prices)"
+# The sizing reads prices.tsv, then the figures earlier runs measured, which replace its own.
+price_files=("$prices")
+if [ -f "$measured" ]; then
+  price_files+=("$measured")
+  log "figures measured by earlier runs ($measured): $(awk '$1 == "setting" { print $2 }' "$measured" | sort -u | tr '\n' ' ')"
+fi
 
 # A parameter not given with -p comes from params/emr.yaml, as in the notebook's run.
 emr_param() {
@@ -108,7 +120,8 @@ fi
 # at the price of bootstrap/emr-cluster.sh's model (EC2, EMR fee, EBS, IPv4). The primary of a
 # cluster with core nodes is on demand (its loss ends the run); with --spot every other node is spot.
 # Prints: primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib
-#         worker_vcpus minutes usd_per_hour within
+#         worker_vcpus minutes usd_per_hour within, then the estimate's parts in minutes: startup
+#         notebook_fixed featurize teardown
 size_cluster() {
   awk -v images="$images" -v max_minutes="$max_minutes" -v spot="$spot" "$PRICE_MODEL_AWK"'
     function consider(primary, primary_market, primary_gib, core, count, core_market, core_gib, worker_vcpus,
@@ -146,12 +159,13 @@ size_cluster() {
           consider(primary, "ON_DEMAND", primary_gib, type, count, market, core_gib, count * vcpus[type],
                    node_usd_per_hour(primary, "ON_DEMAND", primary_gib) + count * node_usd_per_hour(type, market, core_gib))
         }
-      print best
-    }' "$prices"
+      printf "%s %.1f %.1f %.1f %.1f\n", best, setting["startup_minutes"], setting["notebook_fixed_minutes"],
+             best_minutes - fixed_minutes, setting["teardown_minutes"]
+    }' "${price_files[@]}"
 }
 plan="$(size_cluster)" || fail "cannot size the cluster from $prices (see above)"
 read -r primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib worker_vcpus \
-  estimated_minutes usd_per_hour within <<< "$plan"
+  estimated_minutes usd_per_hour within estimated_startup estimated_fixed estimated_featurize estimated_teardown <<< "$plan"
 if [ "$core_count" -eq 0 ]; then
   cluster_text="1 x $primary_type ($primary_market), a single node: YARN runs the executors on it"
 else
@@ -181,6 +195,10 @@ trap 'rm -rf "$workdir"' EXIT
 notebook_step_json "featurize $run_id" TERMINATE_CLUSTER "$project" "$executed" \
   -p num_partitions "$((3 * worker_vcpus))" ${papermill_args[@]+"${papermill_args[@]}"} \
   --execution-timeout "$cell_timeout" > "$workdir/steps.json"
+# Lean: Hadoop and Spark only. JupyterHub and Livy would take minutes of start-up and several GiB
+# of the node's memory for a run that uses neither (docs/emr-cost.md, "Where each driver runs").
+applications=(Name=Hadoop Name=Spark)
+configuration_files=(configurations.json)
 cluster_request "$workdir"
 
 log "creating transient cluster '$name' in $region: $cluster_text; its only step runs the notebook"
@@ -212,13 +230,34 @@ epoch_seconds() {
   date -u -d "$1" +%s 2>/dev/null \
     || date -j -u -f '%Y-%m-%dT%H:%M:%S%z' "${1:0:19}$(echo "${1: -6}" | tr -d :)" +%s
 }
-# What the cluster really was and when, read back from EMR: its end state and timeline, and each
-# instance group's market, type, count and data volume (the cost uses the market each group got).
-IFS=$'\t' read -r state created ended reason <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
-  --query 'Cluster.Status.[State,Timeline.CreationDateTime,Timeline.EndDateTime,StateChangeReason.Message]' --output text)"
+
+# json_numbers KEY: the "name": number pairs of the object KEY of the JSON document on stdin (a flat
+# object of numbers, such as the manifest's stage_seconds), one "name<TAB>number" per line; nothing
+# if the document has no KEY. Written for the notebook's manifest (names hold no quote, comma or colon).
+json_numbers() {
+  tr '\n' ' ' | awk -v key="\"$1\"" '{
+    start = index($0, key); if (!start) exit
+    body = substr($0, start + length(key)); body = substr(body, index(body, "{") + 1)
+    body = substr(body, 1, index(body, "}") - 1)
+    count = split(body, pairs, ",")
+    for (i = 1; i <= count; i++) {
+      split(pairs[i], name_value, ":"); name = name_value[1]; value = name_value[2]
+      gsub(/^[ \t]*"|"[ \t]*$/, "", name); gsub(/[ \t]/, "", value)
+      if (name != "") printf "%s\t%s\n", name, value
+    }
+  }'
+}
+
+# What the cluster really was and when, read back from EMR: its end state and timeline, its step's,
+# and each instance group's market, type, count and data volume (the cost uses the market each
+# group got). A timeline entry that never happened reads None.
+IFS=$'\t' read -r state created ready ended reason <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
+  --query 'Cluster.Status.[State,Timeline.CreationDateTime,Timeline.ReadyDateTime,Timeline.EndDateTime,StateChangeReason.Message]' \
+  --output text)"
 groups="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" --output text \
   --query 'Cluster.InstanceGroups[].[InstanceGroupType,Market,InstanceType,RequestedInstanceCount,sum(EbsBlockDevices[].VolumeSpecification.SizeInGB)]')"
-step_state="$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" --query 'Steps[0].Status.State' --output text)"
+IFS=$'\t' read -r step_state step_started step_ended <<< "$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" \
+  --query 'Steps[0].Status.[State,Timeline.StartDateTime,Timeline.EndDateTime]' --output text)"
 
 billed_seconds=$(( $(epoch_seconds "$ended") - $(epoch_seconds "$created") ))
 [ "$billed_seconds" -ge 60 ] || billed_seconds=60  # EMR's one-minute minimum
@@ -231,6 +270,55 @@ echo "executed notebook: $executed"
 echo "manifest: ${output_path%/}/manifest.json"
 echo "billed: $((billed_seconds / 60)) min $((billed_seconds % 60)) s ($created to $ended) on $billed_text"
 echo "estimated cost: \$$billed_cost (at \$$billed_usd_per_hour/h from $prices: EC2 at the market each group got, EMR fee, EBS, public IPv4; the bill has the exact figure)"
+
+# Measured minutes next to the estimated ones: request to ready and ready to end from the cluster's
+# timeline, the notebook's stages from its manifest (stage_seconds); a completed run appends them to
+# the measured file, whose figures replace prices.tsv's assumed ones in the next run's sizing.
+manifest="$(aws s3 cp --only-show-errors --region "$region" "${output_path%/}/manifest.json" - 2>/dev/null || true)"
+stages="$(json_numbers stage_seconds <<< "$manifest")"
+found="$(json_numbers counts <<< "$manifest" | awk -F '\t' '$1 == "found" { print $2 }')"
+if [ "$ready" != None ] && [ "$step_started" != None ] && [ "$step_ended" != None ]; then
+  measures="$(awk -F '\t' -v created="$(epoch_seconds "$created")" -v ready="$(epoch_seconds "$ready")" \
+      -v step_started="$(epoch_seconds "$step_started")" -v step_ended="$(epoch_seconds "$step_ended")" \
+      -v ended="$(epoch_seconds "$ended")" -v found="${found:-0}" -v vcpus="$worker_vcpus" '
+    { seconds[$1] = $2; order[++count] = $1 }
+    END {
+      startup = (ready - created) / 60; notebook = (step_ended - step_started) / 60; teardown = (ended - step_ended) / 60
+      featurize = ("featurize" in seconds) ? seconds["featurize"] / 60 : -1
+      printf "startup %.1f\nteardown %.1f\nready_to_end %.1f\nbilled %.1f\n", startup, teardown, (ended - ready) / 60,
+             (ended - created) / 60
+      if (featurize > 0 && found > 0) {
+        printf "featurize %.1f\nnotebook_fixed %.1f\nthroughput %.1f\n", featurize, notebook - featurize,
+               found / (featurize * 60) / vcpus
+      }
+      for (i = 1; i <= count; i++) stage_text = stage_text sprintf("%s%s %.1f s", (i > 1 ? ", " : ""), order[i], seconds[order[i]])
+      if (count) print "stages " stage_text
+    }' <<< "$stages")"
+  measure() { awk -v name="$1" '$1 == name { $1 = ""; sub(/^ /, ""); print }' <<< "$measures"; }
+  printf '%-36s %9s %9s\n' "minutes" estimated measured
+  printf '%-36s %9s %9s\n' "request to ready (cluster timeline)" "$estimated_startup" "$(measure startup)"
+  printf '%-36s %9s %9s\n' "notebook, featurize (manifest)" "$estimated_featurize" "$(measure featurize)"
+  printf '%-36s %9s %9s\n' "notebook, the rest of the step" "$estimated_fixed" "$(measure notebook_fixed)"
+  printf '%-36s %9s %9s\n' "step end to cluster end" "$estimated_teardown" "$(measure teardown)"
+  printf '%-36s %9s %9s\n' "ready to end (cluster timeline)" \
+    "$(awk -v a="$estimated_featurize" -v b="$estimated_fixed" -v c="$estimated_teardown" 'BEGIN { printf "%.1f", a + b + c }')" \
+    "$(measure ready_to_end)"
+  printf '%-36s %9s %9s\n' "billed" "$estimated_minutes" "$(measure billed)"
+  [ -z "$(measure stages)" ] || echo "the notebook's stages (manifest stage_seconds): $(measure stages)"
+  if [ "$step_state" = COMPLETED ] && [ -n "$(measure throughput)" ]; then
+    [ -f "$measured" ] || printf '%s\n' "# Figures measured by bootstrap/run-on-emr.sh, one block per completed run: they replace" \
+      "# bootstrap/prices.tsv's assumed ones (the last value of a setting counts). Delete a block to forget it." > "$measured"
+    {
+      echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $cluster_id: $found images on $billed_text, $worker_vcpus executor vCPUs"
+      echo "setting startup_minutes            $(measure startup)"
+      echo "setting notebook_fixed_minutes     $(measure notebook_fixed)"
+      echo "setting images_per_second_per_vcpu $(measure throughput)"
+      echo "setting teardown_minutes           $(measure teardown)"
+    } >> "$measured"
+    log "measured minutes and throughput appended to $measured: the next --plan uses them"
+  fi
+fi
+
 if [ "$step_state" != "COMPLETED" ]; then
   fail "step $step_state, cluster $state: $reason. Open $executed (the failing cell) and $project/logs/$cluster_id/steps/ (a few minutes after the end); a spot primary reclaimed? rerun without --spot"
 fi

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Uploads what the cluster needs to s3://BUCKET/PREFIX with the AWS CLI: the notebook, the papermill
-# parameter files, the bootstrap scripts and configuration, and the lock files that the bootstrap
-# installs. With --wheelhouse, also the wheels that `make wheelhouse` downloaded (build/wheelhouse),
+# parameter files, the node-side scripts (the bootstrap action and the step's script) and the lock
+# files that the bootstrap installs (the Configurations travel in the cluster's request). With --wheelhouse, also the wheels that `make wheelhouse` downloaded (build/wheelhouse),
 # for clusters without internet (docs/emr-install.md). Run it again after any change: it overwrites
 # the same keys (and removes wheels that the wheelhouse no longer has).
 #
@@ -13,7 +13,7 @@
 # Layout written:
 #   PREFIX/notebooks/featurize.ipynb  PREFIX/params/*.yaml
 #   PREFIX/requirements.lock  PREFIX/requirements-worker.lock
-#   PREFIX/bootstrap/{install-packages.sh,run-notebook.sh,configurations.json}
+#   PREFIX/bootstrap/{install-packages.sh,run-notebook.sh}
 #   PREFIX/wheelhouse/{primary,worker}/*.whl  (with --wheelhouse)
 set -euo pipefail
 
@@ -55,7 +55,6 @@ files=(
   requirements-worker.lock
   bootstrap/install-packages.sh
   bootstrap/run-notebook.sh
-  bootstrap/configurations.json
 )
 # The files in their layout in a staging folder, then one recursive copy (one request per file,
 # one AWS CLI start for all).

@@ -76,7 +76,8 @@ def test_interactive_cluster_installs_the_project_locks_on_every_node(interactiv
 
 def test_interactive_cluster_gets_the_configurations_with_the_project_bucket(interactive):
     _, cluster, _ = interactive
-    expected = json.loads((BOOTSTRAP / "configurations.json").read_text().replace("YOUR-BUCKET", BUCKET))
+    expected = [item for name in ["configurations.json", "configurations-interactive.json"]
+                for item in json.loads((BOOTSTRAP / name).read_text().replace("YOUR-BUCKET", BUCKET))]
     assert cluster["Configurations"] == expected
 
 

@@ -3,11 +3,12 @@ received (read back through moto's API), then the step and the cluster ended as 
 (support.moto_server.finish_cluster), so that the script's waiting, report and cost run on real API
 answers."""
 
+import json
 import re
 
 import pytest
 
-from support.emr_scripts import (clusters_named, describe_cluster, make_bucket, put_object, read_object,
+from support.emr_scripts import (BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, read_object,
                                  run_script, start_script, wait_for_cluster)
 
 BUCKET = "transient-project"
@@ -16,16 +17,25 @@ INPUT = f"s3://{BUCKET}/fruits-360/Training"
 # 20 min 30 s from request to end: 12 min to ready, the step 6 min 30 s, 2 min to terminate.
 TIMELINE = {"created": "2026-11-28T10:00:00", "ready": "2026-11-28T10:12:00",
             "step_end": "2026-11-28T10:18:30", "ended": "2026-11-28T10:20:30"}
+# The manifest's parts run-on-emr.sh reads, as the notebook writes them (json.dump, indent 2):
+# the featurization took 150 s of the step's 390 s.
+MANIFEST = {"parameters": {"input_path": INPUT}, "counts": {"found": 90000, "featurized": 89990, "rejected": 10},
+            "stage_seconds": {"check parameters": 2.1, "model": 30.5, "load": 12.0, "featurize": 150.0, "pca": 8.2,
+                              "write": 20.1, "validate": 6.0, "report": 4.4}}
 
 
-def transient_run(moto, home, name, *options, step_state="COMPLETED", reason="Steps completed"):
-    """run-on-emr.sh for the full Fruits-360 (90,000 images) with `options`, its cluster ended as
-    EMR ends it: (finished process, describe-cluster, the cluster's steps)."""
+def transient_run(moto, home, name, *options, step_state="COMPLETED", reason="Steps completed", manifest=None):
+    """run-on-emr.sh for the full Fruits-360 (90,000 images) with `options` and its measured file in
+    `home`, its cluster ended as EMR ends it, with `manifest` (text) written by the run:
+    (exit code, stdout, stderr, describe-cluster, the cluster's steps)."""
     env = {**moto.environment(home), "POLL_SECONDS": "0.2"}
     process = start_script("run-on-emr.sh", PROJECT, "--images", "90000", "--name", name, *options,
+                           "--measured", home / "measured.tsv",
                            "-p", "input_path", INPUT, "-p", "output_path", f"s3://{BUCKET}/out {name}",
                            "-p", "pca_k", "50", env=env)
     cluster_id = wait_for_cluster(moto, name, process)
+    if manifest is not None:
+        put_object(moto, f"s3://{BUCKET}/out {name}/manifest.json", manifest.encode())
     moto.finish_cluster(cluster_id, step_state, reason=reason, **TIMELINE)
     stdout, stderr = process.communicate(timeout=300)
     steps = moto.client("emr").list_steps(ClusterId=cluster_id)["Steps"]
@@ -33,14 +43,24 @@ def transient_run(moto, home, name, *options, step_state="COMPLETED", reason="St
 
 
 @pytest.fixture(scope="module")
-def on_demand(moto, tmp_path_factory):
-    make_bucket(moto, BUCKET)
-    return transient_run(moto, tmp_path_factory.mktemp("on-demand"), "on-demand")
+def on_demand_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("on-demand")
 
 
 @pytest.fixture(scope="module")
-def spot(moto, on_demand, tmp_path_factory):
-    return transient_run(moto, tmp_path_factory.mktemp("spot"), "spot", "--spot")
+def on_demand(moto, on_demand_home):
+    make_bucket(moto, BUCKET)
+    return transient_run(moto, on_demand_home, "on-demand", manifest=json.dumps(MANIFEST, indent=2))
+
+
+@pytest.fixture(scope="module")
+def spot_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("spot")
+
+
+@pytest.fixture(scope="module")
+def spot(moto, on_demand, spot_home):
+    return transient_run(moto, spot_home, "spot", "--spot")
 
 
 def test_run_on_emr_succeeds_when_the_step_completes(on_demand):
@@ -59,6 +79,17 @@ def test_transient_cluster_ends_with_its_step(on_demand):
     assert cluster["AutoTerminate"] is True
     [step] = steps
     assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"
+
+
+def test_transient_cluster_runs_hadoop_and_spark_only(on_demand):
+    _, _, _, cluster, _ = on_demand
+    assert sorted(application["Name"] for application in cluster["Applications"]) == ["Hadoop", "Spark"]
+
+
+def test_transient_cluster_gets_the_spark_configurations_only(on_demand):
+    _, _, _, cluster, _ = on_demand
+    assert cluster["Configurations"] == json.loads((BOOTSTRAP / "configurations.json").read_text())
+    assert not {item["Classification"] for item in cluster["Configurations"]} & {"livy-conf", "jupyter-s3-conf"}
 
 
 def test_full_fruits_360_runs_on_one_on_demand_m5_2xlarge(on_demand):
@@ -137,3 +168,41 @@ def test_run_on_emr_counts_the_images_under_input_path(moto, aws_env):
     assert process.returncode == 0, process.stderr
     assert process.stdout.startswith("7 images: 1 x m5.2xlarge (ON_DEMAND), a single node")
     assert not clusters_named(moto, "plan-only")
+
+
+def test_run_on_emr_prints_the_measured_minutes_next_to_the_estimates(on_demand):
+    _, stdout, _, _, _ = on_demand
+    rows = {line[:36].strip(): line[36:].split() for line in stdout.splitlines()[6:12]}
+    # Estimates: 12 + 1.9 featurizing + 3 + 2; measured: the timeline (12 min to ready, the step 6.5
+    # min, 2 min to end) and the manifest (featurize 150 s of the step's 390 s).
+    assert rows == {"request to ready (cluster timeline)": ["12.0", "12.0"],
+                    "notebook, featurize (manifest)": ["1.9", "2.5"],
+                    "notebook, the rest of the step": ["3.0", "4.0"],
+                    "step end to cluster end": ["2.0", "2.0"],
+                    "ready to end (cluster timeline)": ["6.9", "8.5"],
+                    "billed": ["18.9", "20.5"]}
+    assert "the notebook's stages (manifest stage_seconds): check parameters 2.1 s, model 30.5 s" in stdout
+
+
+def test_a_completed_run_records_what_it_measured_for_the_next_plan(on_demand, on_demand_home):
+    settings = dict(line.split()[1:] for line in (on_demand_home / "measured.tsv").read_text().splitlines()
+                    if line.startswith("setting"))
+    # 90,000 images / 150 s / 8 executor vCPUs = 75 images/s per vCPU
+    assert settings == {"startup_minutes": "12.0", "notebook_fixed_minutes": "4.0",
+                        "images_per_second_per_vcpu": "75.0", "teardown_minutes": "2.0"}
+
+
+def test_the_next_plan_uses_the_measured_figures(on_demand, on_demand_home, aws_env):
+    process = run_script("run-on-emr.sh", PROJECT, "--images", "90000", "--plan", "--measured",
+                         on_demand_home / "measured.tsv", "-p", "input_path", INPUT, "-p", "output_path",
+                         f"s3://{BUCKET}/out", env=aws_env)
+    assert process.returncode == 0, process.stderr
+    # 12 + 4 + 2 + 90,000 / (8 x 75) / 60 = 20.5 minutes
+    assert "about 20.5 billed minutes" in process.stdout
+    assert "figures measured by earlier runs" in process.stderr
+
+
+def test_a_run_without_a_manifest_prints_the_timeline_and_records_nothing(spot, spot_home):
+    returncode, stdout, _, _, _ = spot
+    assert returncode == 0 and "request to ready (cluster timeline)" in stdout
+    assert not (spot_home / "measured.tsv").exists()

@@ -11,9 +11,12 @@ from support.emr_scripts import run_script
 PROJECT = "s3://plan-bucket/fruits-featurize"
 
 
+NO_MEASURES = "/nonexistent/measured.tsv"  # prices.tsv's figures only, whatever a developer's runs measured
+
+
 def plan(env, images, *options):
     """The --plan line of run-on-emr.sh for `images` images: (cluster, billed minutes, cost in $)."""
-    process = run_script("run-on-emr.sh", PROJECT, "--images", images, "--plan", *options,
+    process = run_script("run-on-emr.sh", PROJECT, "--images", images, "--plan", "--measured", NO_MEASURES, *options,
                          "-p", "input_path", "s3://plan-bucket/in", "-p", "output_path", "s3://plan-bucket/out", env=env)
     assert process.returncode == 0, process.stderr
     match = re.fullmatch(r"\d+ images: (.+), about ([\d.]+) billed minutes, about \$([\d.]+)\n", process.stdout)
@@ -39,7 +42,7 @@ def test_the_full_fruits_360_estimate_is_the_arithmetic_of_prices_tsv(aws_env):
 
 
 def test_each_core_node_gets_a_data_volume_for_its_share_of_the_images(aws_env):
-    process = run_script("run-on-emr.sh", PROJECT, "--images", "10000000", "--plan", "-p", "input_path",
+    process = run_script("run-on-emr.sh", PROJECT, "--images", "10000000", "--plan", "--measured", NO_MEASURES, "-p", "input_path",
                          "s3://plan-bucket/in", "-p", "output_path", "s3://plan-bucket/out", env=aws_env)
     count = int(re.search(r"\+ (\d+) x m5.\w+ \(ON_DEMAND\)", process.stdout).group(1))
     images_per_node = -(-10_000_000 // count)

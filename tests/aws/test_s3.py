@@ -114,7 +114,7 @@ def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
 def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(moto, uploaded_project):
     client = s3_client(moto)
     for path in ["notebooks/featurize.ipynb", "params/emr.yaml", "requirements.lock", "requirements-worker.lock",
-                 "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]:
+                 "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh"]:
         stored = client.get_object(Bucket=BUCKET, Key=f"{s3_key(PROJECT)}/{path}")["Body"].read()
         assert stored == (REPO / path).read_bytes(), path
 

@@ -16,8 +16,12 @@ EMR_CLASSIFICATIONS = {"spark", "spark-defaults", "spark-env", "export", "livy-c
                        "jupyter-sparkmagic-conf"}
 
 
+CONFIGURATION_FILES = ["configurations.json", "configurations-interactive.json"]  # every cluster; interactive ones
+
+
 def configurations():
-    return json.loads((BOOTSTRAP / "configurations.json").read_text())
+    """The Configurations of an interactive cluster: both files (a transient cluster gets the first)."""
+    return [item for name in CONFIGURATION_FILES for item in json.loads((BOOTSTRAP / name).read_text())]
 
 
 def classification(items, name):
@@ -50,7 +54,8 @@ def test_configurations_json_is_a_list_of_emr_classifications_with_string_proper
             if "Configurations" in item:
                 check(item["Configurations"])
 
-    check(configurations())
+    for name in CONFIGURATION_FILES:
+        check(json.loads((BOOTSTRAP / name).read_text()))
 
 
 def test_executors_drivers_and_livy_sessions_run_python_3_11():

@@ -8,7 +8,7 @@ from support.helpers import REPO
 BUCKET = "upload-project"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
 UPLOADED = ["notebooks/featurize.ipynb", "requirements.lock", "requirements-worker.lock",
-            "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json",
+            "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh",
             *[f"params/{path.name}" for path in (REPO / "params").glob("*.yaml")]]
 
 
