@@ -1,7 +1,7 @@
 #!/bin/bash
 # Sourced by the operator-side scripts, the ones you run on your own machine (create-cluster.sh,
 # run-on-emr.sh, submit-run.sh, upload.sh), never run on its own: their shared prelude. Defines log,
-# fail, usage, require_aws, project_argument and common_option, and the defaults they set. The
+# fail, usage, require_aws, project_argument, emr_param and common_option, and the defaults they set. The
 # node-side scripts (install-packages.sh, run-notebook.sh) travel alone to the nodes and keep theirs.
 # shellcheck disable=SC2034  # the variables are for the scripts that source this file
 set -euo pipefail
@@ -31,6 +31,11 @@ project_argument() {
   case "$project" in s3://?*) ;; *) usage ;; esac
   project_bucket="${project#s3://}"
   project_bucket="${project_bucket%%/*}"
+}
+
+# emr_param NAME: the value of NAME in params/emr.yaml, the parameters of the runs on EMR.
+emr_param() {
+  sed -n "s/^$1:[[:space:]]*//p" "$REPO/params/emr.yaml" | tr -d "\"'"
 }
 
 # common_option ARGS...: takes the options every operator script accepts, anywhere among its

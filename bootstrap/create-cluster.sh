@@ -15,12 +15,15 @@
 #   --primary-type TYPE      [m5.2xlarge]  primary node: JupyterHub, Livy and every driver (32 GiB: room for 3)
 #   --core-type TYPE         [m5.2xlarge]  core nodes: 8 vCPUs, 32 GiB (configurations.json sizes executors for it)
 #   --core-count N           [4]           32 task slots: params/emr.yaml's num_partitions is 3 times that
+#   --input s3://...         [params/emr.yaml's input_path]   the images the nodes may read
+#   --output s3://...        [params/emr.yaml's output_path]  where the nodes may write
+#                                          (the nodes may touch no other bucket: bootstrap/prepare-account.sh)
 #   --data-gib GIB           [32]          gp3 data volume of each node (HDFS, shuffle, cache spill, logs):
 #                                          a full Fruits-360 run writes about 3 GiB in all (docs/emr-cost.md)
 #   --idle-timeout SECONDS   [900]         terminate after this long idle (60 to 604800): no YARN application
 #                                          (an open Livy session is one), no pending step, no UI in use
 #   --key-name NAME          []            EC2 key pair, to reach JupyterHub and the primary node by SSH tunnel
-#   --subnet-id ID           []            a subnet of your VPC (default: the default VPC)
+#   --subnet-id ID           []            a subnet of your VPC (default: the default VPC's first default subnet)
 #   --weights s3://...h5     []            copy this weights file to every node (clusters without internet)
 #   --wheelhouse s3://...    []            install from these wheels, no package index (clusters without
 #                                          internet): s3://BUCKET/PREFIX/wheelhouse after upload.sh --wheelhouse
@@ -44,6 +47,8 @@ primary_type="m5.2xlarge"
 core_type="m5.2xlarge"
 core_count=4
 data_gib=32
+input_path="$(emr_param input_path)"
+output_path="$(emr_param output_path)"
 idle_timeout=900
 prices="$HERE/prices.tsv"
 key_name=""
@@ -59,6 +64,8 @@ while [ $# -gt 0 ]; do
     --core-type) core_type="$2" ;;
     --core-count) core_count="$2" ;;
     --data-gib) data_gib="$2" ;;
+    --input) input_path="$2" ;;
+    --output) output_path="$2" ;;
     --idle-timeout) idle_timeout="$2" ;;
     --key-name) key_name="$2" ;;
     --subnet-id) subnet_id="$2" ;;
@@ -74,6 +81,11 @@ done
 [[ "$core_count" =~ ^[1-9][0-9]*$ ]] || fail "--core-count must be a whole number of at least 1"
 [[ "$data_gib" =~ ^[1-9][0-9]*$ ]] && [ "$data_gib" -ge 5 ] || fail "--data-gib must be a whole number of at least 5 (EMR's minimum)"
 
+for parameter in input_path output_path; do
+  case "${!parameter}" in
+    *YOUR-BUCKET*|"") fail "$parameter is '${!parameter}': set it in params/emr.yaml or give --${parameter%_path} s3://..." ;;
+  esac
+done
 require_aws
 
 bootstrap_script="$project/bootstrap/install-packages.sh"
@@ -83,6 +95,12 @@ if [ -n "$wheelhouse" ]; then
   aws s3 ls "$wheelhouse/worker/" --region "$region" >/dev/null 2>&1 \
     || fail "no wheelhouse at $wheelhouse: run make wheelhouse, then bootstrap/upload.sh $project --wheelhouse"
 fi
+
+# The roles, with these buckets and paths in the node role's policy, and the subnet, tagged.
+notebook_weights="$(emr_param weights)"
+subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --name "$name" --interactive \
+  --input "$input_path" --output "$output_path" --weights "$notebook_weights" ${weights:+--weights "$weights"} \
+  ${subnet_id:+--subnet-id "$subnet_id"})" || fail "could not prepare the roles (see above)"
 
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
@@ -103,7 +121,7 @@ log "it costs $cost_text until it terminates"
 cluster_id="$(aws emr create-cluster "${request[@]}" \
   --auto-termination-policy "IdleTimeout=$idle_timeout" \
   --query ClusterId --output text)" \
-  || fail "aws emr create-cluster failed (see the error above). First time in this account? Run 'aws emr create-default-roles --region $region'"
+  || fail "aws emr create-cluster failed (see the error above)"
 
 log "next: aws emr wait cluster-running --region $region --cluster-id $cluster_id, then bootstrap/submit-run.sh --region $region $cluster_id $project"
 echo "$cluster_id"

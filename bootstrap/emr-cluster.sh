@@ -14,6 +14,10 @@
 set -euo pipefail
 
 RELEASE_LABEL="emr-7.10.0"  # Spark 3.5.5 and Python 3.11: the pins of requirements.txt match it
+SERVICE_ROLE="fruits-featurize-emr-service"  # bootstrap/prepare-account.sh makes it, and NAME-node
+# AmazonEMRServicePolicy_v2 acts only on resources with this tag: the cluster (EMR passes it on to its
+# instances and volumes), its subnet, VPC and security groups (prepare-account.sh tags them).
+EMR_TAG="for-use-with-amazon-emr-managed-policies"
 
 # JSON string of $1 (a step's arguments can hold any characters).
 json_string() {
@@ -103,8 +107,9 @@ instance_group_json() {
 # YOUR-BUCKET, written to WORKDIR) and logs in S3. It reads the caller's variables: the arrays
 # applications (Name=Spark ...) and configuration_files (in bootstrap/), project (s3://BUCKET/PREFIX), region, name,
 # primary_type, primary_market, primary_data_gib, core_type, core_count, core_market (ON_DEMAND or
-# SPOT), core_data_gib, key_name, subnet_id, weights and wheelhouse (these four may be empty), and
-# prices (bootstrap/prices.tsv: the root volume's size). With core_count 0 the cluster is the
+# SPOT), core_data_gib, subnet_id (from prepare-account.sh), key_name, weights and wheelhouse (these
+# three may be empty), and prices (bootstrap/prices.tsv: the root volume's size). The roles are
+# prepare-account.sh's: the service role and the node role NAME-node. With core_count 0 the cluster is the
 # primary node alone, and EMR runs the YARN containers (the executors) on it. The caller adds how
 # the cluster ends: an idle timeout, or a step and --auto-terminate.
 # EBS volumes set explicitly (else EMR attaches its defaults, 128 GiB to a 2xlarge instance):
@@ -129,9 +134,8 @@ cluster_request() {
   bootstrap_args="--requirements,$project/requirements.lock,--worker-requirements,$project/requirements-worker.lock"
   [ -z "$wheelhouse" ] || bootstrap_args="$bootstrap_args,--wheelhouse,$wheelhouse"
   [ -z "$weights" ] || bootstrap_args="$bootstrap_args,--weights,$weights"
-  ec2_attributes="InstanceProfile=EMR_EC2_DefaultRole"
+  ec2_attributes="InstanceProfile=$name-node,SubnetId=$subnet_id"
   [ -z "$key_name" ] || ec2_attributes="$ec2_attributes,KeyName=$key_name"
-  [ -z "$subnet_id" ] || ec2_attributes="$ec2_attributes,SubnetId=$subnet_id"
 
   {
     printf '[%s' "$(instance_group_json MASTER "$primary_type" 1 "$primary_market" "$primary_data_gib")"
@@ -147,10 +151,11 @@ cluster_request() {
     --applications "${applications[@]}"
     --instance-groups "file://$workdir/instance-groups.json"
     --ebs-root-volume-size "$(prices_setting "$prices" root_volume_gib)"
-    --service-role EMR_DefaultRole
+    --service-role "$SERVICE_ROLE"
     --ec2-attributes "$ec2_attributes"
     --bootstrap-actions "Path=$project/bootstrap/install-packages.sh,Name=install-python-packages,Args=[$bootstrap_args]"
     --configurations "file://$workdir/configurations.json"
     --log-uri "$project/logs/"
+    --tags "$EMR_TAG=true"
   )
 }

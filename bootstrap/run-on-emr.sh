@@ -56,6 +56,7 @@ name="fruits-featurize-run"
 papermill_args=()
 input_path=""
 output_path=""
+notebook_weights=""
 while [ $# -gt 0 ]; do
   if common_option "$@"; then shift 2; continue; fi
   case "$1" in
@@ -78,6 +79,7 @@ while [ $# -gt 0 ]; do
       papermill_args+=(-p "$2" "$3")
       [ "$2" != input_path ] || input_path="$3"
       [ "$2" != output_path ] || output_path="$3"
+      [ "$2" != weights ] || notebook_weights="$3"
       shift ;;
     *) usage ;;
   esac
@@ -94,11 +96,9 @@ if [ -f "$measured" ]; then
 fi
 
 # A parameter not given with -p comes from params/emr.yaml, as in the notebook's run.
-emr_param() {
-  sed -n "s/^$1:[[:space:]]*//p" "$REPO/params/emr.yaml" | tr -d "\"'"
-}
 input_path="${input_path:-$(emr_param input_path)}"
 output_path="${output_path:-$(emr_param output_path)}"
+notebook_weights="${notebook_weights:-$(emr_param weights)}"
 for parameter in input_path output_path; do
   case "${!parameter}" in
     *YOUR-BUCKET*|"") fail "$parameter is '${!parameter}': set it in params/emr.yaml or pass -p $parameter s3://..." ;;
@@ -183,6 +183,10 @@ if [ "$plan_only" = "yes" ]; then
   exit 0
 fi
 
+# The roles, with this run's buckets and paths in the node role's policy, and the subnet, tagged.
+subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --name "$name" --input "$input_path" \
+  --output "$output_path" --weights "$notebook_weights" ${weights:+--weights "$weights"} \
+  ${subnet_id:+--subnet-id "$subnet_id"})" || fail "could not prepare the roles (see above)"
 "$HERE/upload.sh" "$project" --region "$region" ${wheelhouse:+--wheelhouse} || fail "upload failed (see above)"
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -205,7 +209,7 @@ log "creating transient cluster '$name' in $region: $cluster_text; its only step
 cluster_id="$(aws emr create-cluster "${request[@]}" \
   --steps "file://$workdir/steps.json" --auto-terminate \
   --query ClusterId --output text)" \
-  || fail "aws emr create-cluster failed (see the error above). First time in this account? Run 'aws emr create-default-roles --region $region'"
+  || fail "aws emr create-cluster failed (see the error above)"
 log "cluster $cluster_id created; it terminates itself when the step ends (Ctrl-C here stops only the waiting)"
 
 state=""
@@ -251,11 +255,11 @@ json_numbers() {
 # What the cluster really was and when, read back from EMR: its end state and timeline, its step's,
 # and each instance group's market, type, count and data volume (the cost uses the market each
 # group got). A timeline entry that never happened reads None.
-IFS=$'\t' read -r state created ready ended reason <<< "$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" \
-  --query 'Cluster.Status.[State,Timeline.CreationDateTime,Timeline.ReadyDateTime,Timeline.EndDateTime,StateChangeReason.Message]' \
-  --output text)"
-groups="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" --output text \
-  --query 'Cluster.InstanceGroups[].[InstanceGroupType,Market,InstanceType,RequestedInstanceCount,sum(EbsBlockDevices[].VolumeSpecification.SizeInGB)]')"
+description="$(aws emr describe-cluster --region "$region" --cluster-id "$cluster_id" --output text --query \
+  'Cluster.[Status.[State,Timeline.CreationDateTime,Timeline.ReadyDateTime,Timeline.EndDateTime,StateChangeReason.Message],
+            InstanceGroups[].[InstanceGroupType,Market,InstanceType,RequestedInstanceCount,sum(EbsBlockDevices[].VolumeSpecification.SizeInGB)]]')"
+IFS=$'\t' read -r state created ready ended reason <<< "$(head -n 1 <<< "$description")"
+groups="$(tail -n +2 <<< "$description")"
 IFS=$'\t' read -r step_state step_started step_ended <<< "$(aws emr list-steps --region "$region" --cluster-id "$cluster_id" \
   --query 'Steps[0].Status.[State,Timeline.StartDateTime,Timeline.EndDateTime]' --output text)"
 
@@ -281,7 +285,7 @@ if [ "$ready" != None ] && [ "$step_started" != None ] && [ "$step_ended" != Non
   measures="$(awk -F '\t' -v created="$(epoch_seconds "$created")" -v ready="$(epoch_seconds "$ready")" \
       -v step_started="$(epoch_seconds "$step_started")" -v step_ended="$(epoch_seconds "$step_ended")" \
       -v ended="$(epoch_seconds "$ended")" -v found="${found:-0}" -v vcpus="$worker_vcpus" '
-    { seconds[$1] = $2; order[++count] = $1 }
+    NF { seconds[$1] = $2; order[++count] = $1 }
     END {
       startup = (ready - created) / 60; notebook = (step_ended - step_started) / 60; teardown = (ended - step_ended) / 60
       featurize = ("featurize" in seconds) ? seconds["featurize"] / 60 : -1

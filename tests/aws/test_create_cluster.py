@@ -10,6 +10,7 @@ from support.emr_scripts import BOOTSTRAP, clusters_named, describe_cluster, mak
 
 BUCKET = "interactive-project"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
+PATHS = ["--input", f"s3://{BUCKET}/images", "--output", f"s3://{BUCKET}/features"]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def interactive(moto, project, tmp_path_factory):
     """create-cluster.sh with its defaults: (process, describe-cluster, the RunJobFlow request)."""
     env = moto.environment(tmp_path_factory.mktemp("interactive"))
     with moto.recording() as requests:
-        process = run_script("create-cluster.sh", PROJECT, env=env)
+        process = run_script("create-cluster.sh", PROJECT, *PATHS, env=env)
     assert process.returncode == 0, process.stderr
     [run_job_flow] = [r["body"] for r in requests if r["target"] == "ElasticMapReduce.RunJobFlow"]
     return process, describe_cluster(env, process.stdout.strip()), run_job_flow
@@ -66,6 +67,19 @@ def test_create_cluster_says_what_the_cluster_costs_per_hour_all_in(interactive)
     assert "it costs about $2.6737/h all in" in process.stderr
 
 
+def test_interactive_cluster_runs_with_the_projects_roles_and_tag(interactive):
+    _, cluster, _ = interactive
+    assert cluster["ServiceRole"] == "fruits-featurize-emr-service"
+    assert cluster["Ec2InstanceAttributes"]["IamInstanceProfile"] == "fruits-featurize-node"
+    assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in cluster["Tags"]
+
+
+def test_interactive_nodes_may_keep_jupyterhub_notebooks_in_the_project_bucket(moto, interactive):
+    policy = moto.client("iam").get_role_policy(RoleName="fruits-featurize-node", PolicyName="run-access")["PolicyDocument"]
+    [statement] = [s for s in policy["Statement"] if s["Sid"] == "JupyterHubNotebooks"]
+    assert statement["Resource"] == [f"arn:aws:s3:::{BUCKET}/jupyter/*"]
+
+
 def test_interactive_cluster_installs_the_project_locks_on_every_node(interactive):
     _, cluster, _ = interactive
     [action] = cluster["BootstrapActions"]
@@ -92,10 +106,11 @@ def test_interactive_cluster_waits_for_work_and_ends_after_15_idle_minutes(inter
     assert run_job_flow["AutoTerminationPolicy"] == {"IdleTimeout": 900}
 
 
+@pytest.mark.slow  # a second cluster
 def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(moto, project, aws_env):
     put_object(moto, f"{PROJECT}/wheelhouse/worker/numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl")
     with moto.recording() as requests:
-        process = run_script("create-cluster.sh", PROJECT, "--core-type", "m5.4xlarge", "--core-count", "2",
+        process = run_script("create-cluster.sh", PROJECT, *PATHS, "--core-type", "m5.4xlarge", "--core-count", "2",
                              "--data-gib", "100", "--idle-timeout", "1800", "--weights", f"s3://{BUCKET}/w.h5",
                              "--wheelhouse", f"{PROJECT}/wheelhouse/", "--name", "options", env=aws_env)
     assert process.returncode == 0, process.stderr
@@ -110,7 +125,7 @@ def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(mot
 
 
 def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(moto, project, aws_env):
-    process = run_script("create-cluster.sh", PROJECT, "--wheelhouse", f"s3://{BUCKET}/no-wheels",
+    process = run_script("create-cluster.sh", PROJECT, *PATHS, "--wheelhouse", f"s3://{BUCKET}/no-wheels",
                          "--name", "no-wheelhouse", env=aws_env)
     assert process.returncode != 0
     assert f"run make wheelhouse, then bootstrap/upload.sh {PROJECT} --wheelhouse" in process.stderr
@@ -119,7 +134,7 @@ def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_no
 
 def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(moto, aws_env):
     make_bucket(moto, "empty-project")
-    process = run_script("create-cluster.sh", "s3://empty-project/p", "--name", "not-uploaded", env=aws_env)
+    process = run_script("create-cluster.sh", "s3://empty-project/p", *PATHS, "--name", "not-uploaded", env=aws_env)
     assert process.returncode != 0
     assert "run bootstrap/upload.sh s3://empty-project/p first" in process.stderr
     assert not clusters_named(moto, "not-uploaded")

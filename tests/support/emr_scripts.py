@@ -53,14 +53,15 @@ def clusters_named(moto, name):
             if cluster["Name"] == name]
 
 
-def wait_for_cluster(moto, name, process, timeout=120):
-    """The id of the cluster called `name` once the running `process` has created it."""
+def wait_for_new_cluster(moto, name, process, before=(), timeout=120):
+    """The id of the cluster called `name`, not among `before`, once the running `process` has created it."""
     deadline = time.monotonic() + timeout
-    while not clusters_named(moto, name):
+    while not set(clusters_named(moto, name)) - set(before):
         assert process.poll() is None, f"the script ended before creating {name}: {process.stderr.read()[-3000:]}"
-        assert time.monotonic() < deadline, f"no cluster {name} after {timeout} s"
+        assert time.monotonic() < deadline, f"no new cluster {name} after {timeout} s"
         time.sleep(0.2)
-    return clusters_named(moto, name)[-1]
+    [cluster_id] = set(clusters_named(moto, name)) - set(before)
+    return cluster_id
 
 
 def aws_cli(env, *args):

@@ -25,8 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 # moto's recorder writes where this variable says, read once when moto is imported (else into the
-# working folder): set it first.
+# working folder): set it first. AWS's managed policies (AmazonEMRServicePolicy_v2) exist in moto's
+# IAM only with the second one, so that attaching one is checked against AWS's list.
 os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(Path(tempfile.mkdtemp(prefix="moto-recording-")) / "requests.jsonl"))
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 from moto.emr.models import emr_backends  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
@@ -85,7 +87,9 @@ class MotoServer:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=region, **keys)
 
     def _post(self, path: str, data: bytes = b"") -> bytes:
-        request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST")
+        # text/plain: with a form content type, the server reads the body as a form, not as data
+        request = urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST",
+                                         headers={"Content-Type": "text/plain"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
 

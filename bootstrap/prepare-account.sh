@@ -1,0 +1,220 @@
+#!/bin/bash
+# Prepares the account for the project's clusters, with least privilege (idempotent: run it again,
+# it changes only what differs; create-cluster.sh and run-on-emr.sh run it before every cluster):
+# - the EMR service role fruits-featurize-emr-service: AWS's AmazonEMRServicePolicy_v2, and leave to
+#   pass the node role below to EC2 (the v2 policy passes only EMR_EC2_DefaultRole);
+# - the node role NAME-node and its instance profile of the same name (EMR requires one name for
+#   both): the credentials every node of the cluster gets, allowed only what a run needs (the policy
+#   below: read the input and the weights, read the project, write the executed notebooks, the logs
+#   and the output; for an interactive cluster, JupyterHub's notebooks). Each run's paths replace the
+#   previous ones: give concurrent clusters different names;
+# - the tag for-use-with-amazon-emr-managed-policies=true on the subnet the cluster runs in, on its
+#   VPC, and on EMR's own security groups there, without which the v2 policy launches nothing.
+# Prints the subnet's id. --plan prints the policies and changes nothing.
+#
+# Usage:
+#   bootstrap/prepare-account.sh s3://BUCKET/PREFIX --input s3://... --output s3://... [options]
+#   --input s3://...       the images the run reads (the notebook's input_path)
+#   --output s3://...      where the run writes (output_path)
+#   --weights s3://...     [] a weights file the nodes read (the notebook's weights, the bootstrap's
+#                          copy), repeatable
+#   --interactive          also JupyterHub's notebooks, s3://BUCKET/jupyter/ (create-cluster.sh)
+#   --name NAME            [fruits-featurize] the cluster's name: its node role is NAME-node
+#   --subnet-id ID         [the default VPC's first default subnet] where the cluster runs
+#   --region REGION        [eu-west-1]
+#   --plan                 print the policies and what would change; change nothing
+#
+# The node role, least privilege: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role-for-ec2.html
+# The service role and its v2 policy's tags: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html
+#   and https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-managed-iam-policies.html
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+source "$HERE/common.sh"
+# shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
+source "$HERE/emr-cluster.sh"  # SERVICE_ROLE, EMR_TAG
+
+SERVICE_POLICY_ARN="arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+
+[ $# -ge 1 ] || usage
+project_argument "$1"
+shift
+input=""
+output=""
+weights=()
+interactive="no"
+name="fruits-featurize"
+subnet_id=""
+plan_only="no"
+while [ $# -gt 0 ]; do
+  if common_option "$@"; then shift 2; continue; fi
+  case "$1" in
+    --interactive) interactive="yes"; shift; continue ;;
+    --plan) plan_only="yes"; shift; continue ;;
+  esac
+  [ $# -ge 2 ] || usage
+  case "$1" in
+    --input) input="${2%/}" ;;
+    --output) output="${2%/}" ;;
+    --weights) weights+=("$2") ;;
+    --name) name="$2" ;;
+    --subnet-id) subnet_id="$2" ;;
+    *) usage ;;
+  esac
+  shift 2
+done
+for path in input output; do
+  case "${!path}" in s3://?*) ;; *) fail "--$path must be an s3://BUCKET[/PREFIX], not '${!path}'" ;; esac
+done
+[[ "$name" =~ ^[A-Za-z0-9+=,.@_-]{1,59}$ ]] || fail "--name must be 1 to 59 letters, digits or +=,.@_- (it names an IAM role), not '$name'"
+node_role="$name-node"
+
+# arn:aws:s3:::BUCKET/KEY of an s3:// URI, and the bucket of one.
+s3_arn() { echo "arn:aws:s3:::${1#s3://}"; }
+bucket_of() { local path="${1#s3://}"; echo "${path%%/*}"; }
+
+# The JSON list of strings of the arguments.
+json_list() {
+  local item out="" separator=""
+  for item in "$@"; do
+    out="$out$separator\"$item\""
+    separator=", "
+  done
+  printf '[%s]' "$out"
+}
+
+# One statement of a policy: SID EFFECT ACTIONS (space separated) RESOURCES...
+statement() {
+  local sid="$1" actions="$2"
+  shift 2
+  # shellcheck disable=SC2086  # the actions are one word each
+  printf '    {"Sid": "%s", "Effect": "Allow", "Action": %s, "Resource": %s}' "$sid" "$(json_list $actions)" "$(json_list "$@")"
+}
+
+# The node role's policy: only what a run needs. Object actions: read, write (multipart uploads
+# included: Spark writes large parquet parts in parts), delete (the notebook removes the previous
+# run's outputs; the committers tidy their temporary files).
+node_policy() {
+  local write="s3:GetObject s3:PutObject s3:DeleteObject s3:AbortMultipartUpload s3:ListMultipartUploadParts"
+  local buckets=()
+  mapfile -t buckets < <(for path in "$project" "$input" "$output" ${weights[@]+"${weights[@]}"}; do
+    case "$path" in s3://*) bucket_of "$path" ;; esac
+  done | sort -u)
+  local statements=()
+  # Spark, EMRFS and s3fs list the prefixes they read and write and ask a bucket's region: on these
+  # buckets only. Listing shows key names, not contents.
+  statements+=("$(statement ListTheRunsBuckets "s3:ListBucket s3:GetBucketLocation" \
+    "${buckets[@]/#/arn:aws:s3:::}")")
+  # The images: read only.
+  statements+=("$(statement ReadTheInput "s3:GetObject" "$(s3_arn "$input")/*")")
+  # The weights files in S3 (the driver reads the notebook's; the bootstrap copies its own): read only.
+  local weights_arns=()
+  for path in ${weights[@]+"${weights[@]}"}; do
+    case "$path" in s3://*) weights_arns+=("$(s3_arn "$path")") ;; esac
+  done
+  [ ${#weights_arns[@]} -eq 0 ] || statements+=("$(statement ReadTheWeights "s3:GetObject" "${weights_arns[@]}")")
+  # The project: the bootstrap action, the locks, the wheels, the notebook, its parameter files and
+  # the step's script, read only, so that no notebook on a node can change what the next cluster runs.
+  statements+=("$(statement ReadTheProject "s3:GetObject" "$(s3_arn "$project")/*")")
+  # The executed notebooks, written by papermill on the primary.
+  statements+=("$(statement WriteTheExecutedNotebooks "$write" "$(s3_arn "$project")/runs/*")")
+  # EMR's log archive (--log-uri), written by each node's log pusher.
+  statements+=("$(statement WriteTheLogs "s3:PutObject" "$(s3_arn "$project")/logs/*")")
+  # The run's outputs, and EMRFS's marker of the output folder itself (KEY_$folder$, beside it).
+  statements+=("$(statement ReadWriteTheOutput "$write" "$(s3_arn "$output")/*" "$(s3_arn "$output")_\$folder\$")")
+  if [ "$interactive" = "yes" ]; then
+    # JupyterHub keeps its users' notebooks in s3://BUCKET/jupyter/ (configurations-interactive.json).
+    statements+=("$(statement JupyterHubNotebooks "$write" "arn:aws:s3:::$project_bucket/jupyter/*")")
+  fi
+  local IFS=$'\n'
+  printf '{\n  "Version": "2012-10-17",\n  "Statement": [\n%s\n  ]\n}\n' "$(printf '%s,\n' "${statements[@]}" | sed '$ s/,$//')"
+}
+
+trust_policy() {
+  printf '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "%s"}, "Action": "sts:AssumeRole"}]}\n' "$1"
+}
+
+# The service role's own addition to the v2 policy: pass the node role to EC2, nothing else.
+pass_role_policy() {
+  printf '{"Version": "2012-10-17", "Statement": [{"Sid": "PassTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::%s:role/%s", "Condition": {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}}]}\n' "$1" "$node_role"
+}
+
+if [ "$plan_only" = "yes" ]; then
+  echo "# service role $SERVICE_ROLE: trust policy, then $SERVICE_POLICY_ARN and the inline policy pass-$node_role"
+  trust_policy elasticmapreduce.amazonaws.com
+  pass_role_policy ACCOUNT_ID
+  echo "# node role and instance profile $node_role: trust policy, then the inline policy run-access"
+  trust_policy ec2.amazonaws.com
+  node_policy
+  echo "# tag $EMR_TAG=true on ${subnet_id:-the first default subnet of the default VPC}, its VPC and EMR's security groups there"
+  log "OK: plan only, nothing changed"
+  exit 0
+fi
+require_aws
+
+# exists COMMAND...: whether the AWS CLI command finds its resource (NoSuchEntity: no; any other error fails).
+exists() {
+  local error
+  if error="$(aws "$@" 2>&1 >/dev/null)"; then return 0; fi
+  case "$error" in *NoSuchEntity*|*"does not exist"*|*NotFoundException*) return 1 ;; esac
+  fail "aws $* failed: $error"
+}
+
+workdir="$(mktemp -d)"
+trap 'rm -rf "$workdir"' EXIT
+
+# The node role and its instance profile (whose ARN names the account), made once per cluster name;
+# with them, the service role's leave to pass that role.
+if profile="$(aws iam get-instance-profile --region "$region" --instance-profile-name "$node_role" \
+               --query 'InstanceProfile.[Arn,length(Roles)]' --output text 2>"$workdir/error")"; then
+  read -r profile_arn profile_roles <<< "$profile"
+else
+  grep -q NoSuchEntity "$workdir/error" || fail "aws iam get-instance-profile failed: $(cat "$workdir/error")"
+  if ! exists iam get-role --region "$region" --role-name "$node_role"; then
+    trust_policy ec2.amazonaws.com > "$workdir/node-trust.json"
+    aws iam create-role --region "$region" --role-name "$node_role" --assume-role-policy-document "file://$workdir/node-trust.json" \
+      --description "Nodes of the fruits-featurize cluster $name: what a run needs, nothing more" >/dev/null
+  fi
+  profile_arn="$(aws iam create-instance-profile --region "$region" --instance-profile-name "$node_role" \
+    --query InstanceProfile.Arn --output text)"
+  profile_roles=0
+  log "created the node role and instance profile $node_role (EC2 may take a minute to know a new profile: rerun if EMR says it is invalid)"
+fi
+account="$(cut -d: -f5 <<< "$profile_arn")"
+if [ "$profile_roles" -eq 0 ]; then
+  aws iam add-role-to-instance-profile --region "$region" --instance-profile-name "$node_role" --role-name "$node_role"
+  if ! exists iam get-role --region "$region" --role-name "$SERVICE_ROLE"; then
+    trust_policy elasticmapreduce.amazonaws.com > "$workdir/service-trust.json"
+    aws iam create-role --region "$region" --role-name "$SERVICE_ROLE" --assume-role-policy-document "file://$workdir/service-trust.json" \
+      --description "EMR service role of fruits-featurize clusters" >/dev/null
+    aws iam attach-role-policy --region "$region" --role-name "$SERVICE_ROLE" --policy-arn "$SERVICE_POLICY_ARN"
+    log "created the service role $SERVICE_ROLE with AmazonEMRServicePolicy_v2"
+  fi
+  pass_role_policy "$account" > "$workdir/pass-role.json"
+  aws iam put-role-policy --region "$region" --role-name "$SERVICE_ROLE" --policy-name "pass-$node_role" \
+    --policy-document "file://$workdir/pass-role.json"
+fi
+# This run's paths, every time.
+node_policy > "$workdir/node-policy.json"
+aws iam put-role-policy --region "$region" --role-name "$node_role" --policy-name run-access --policy-document "file://$workdir/node-policy.json"
+log "node role $node_role: $project (read; runs/ and logs/ written), $input (read), $output (read, write)${weights[*]:+, ${weights[*]} (read)}$([ "$interactive" = no ] || echo ", s3://$project_bucket/jupyter/ (read, write)")"
+
+# The subnet, its VPC and EMR's own security groups there, tagged for the v2 policy (once: a subnet
+# that has the tag is taken as done).
+filters=("Name=default-for-az,Values=true")
+[ -z "$subnet_id" ] || filters=("Name=subnet-id,Values=$subnet_id")
+read -r subnet_id vpc_id tagged <<< "$(aws ec2 describe-subnets --region "$region" --filters "${filters[@]}" \
+  --query "sort_by(Subnets, &AvailabilityZone)[0].[SubnetId,VpcId,length(Tags[?Key=='$EMR_TAG'] || \`[]\`)]" --output text)"
+[ "$subnet_id" != None ] || fail "no ${subnet_id:+such }subnet in $region${subnet_id:+: $subnet_id} (no default VPC? give the subnet of a VPC with --subnet-id)"
+if [ "$tagged" = 0 ]; then
+  read -r -a security_groups <<< "$(aws ec2 describe-security-groups --region "$region" \
+    --filters "Name=vpc-id,Values=$vpc_id" Name=group-name,Values=ElasticMapReduce-master,ElasticMapReduce-slave,ElasticMapReduce-ServiceAccess \
+    --query 'SecurityGroups[].GroupId' --output text)"
+  aws ec2 create-tags --region "$region" --resources "$subnet_id" "$vpc_id" ${security_groups[@]+"${security_groups[@]}"} \
+    --tags "Key=$EMR_TAG,Value=true"
+  log "tagged $EMR_TAG=true: $subnet_id, $vpc_id${security_groups[*]:+, ${security_groups[*]}}"
+fi
+
+echo "$subnet_id"
+log "OK: roles $SERVICE_ROLE and $node_role ready in account $account; the cluster runs in $subnet_id"
