@@ -11,7 +11,8 @@
 # Usage:
 #   bootstrap/create-cluster.sh s3://BUCKET/PREFIX [options]
 # Options (defaults in brackets):
-#   --region REGION          [eu-west-1]
+#   --region REGION          [eu-west-1]   where the cluster runs; every bucket it touches must be there
+#   --allow-region REGION    []            also allow REGION, outside the EU (the default allows only EU regions)
 #   --primary-type TYPE      [m5.2xlarge]  primary node: JupyterHub, Livy and every driver (32 GiB: room for 3)
 #   --core-type TYPE         [m5.2xlarge]  core nodes: 8 vCPUs, 32 GiB (configurations.json sizes executors for it)
 #   --core-count N           [4]           32 task slots: params/emr.yaml's num_partitions is 3 times that
@@ -86,7 +87,10 @@ for parameter in input_path output_path; do
     *YOUR-BUCKET*|"") fail "$parameter is '${!parameter}': set it in params/emr.yaml or give --${parameter%_path} s3://..." ;;
   esac
 done
+check_region_allowed
 require_aws
+notebook_weights="$(emr_param weights)"
+check_buckets_in_region "$project" "$input_path" "$output_path" "$notebook_weights" "$weights" "$wheelhouse"
 
 bootstrap_script="$project/bootstrap/install-packages.sh"
 aws s3 ls "$bootstrap_script" --region "$region" >/dev/null 2>&1 \
@@ -97,8 +101,7 @@ if [ -n "$wheelhouse" ]; then
 fi
 
 # The roles, with these buckets and paths in the node role's policy, and the subnet, tagged.
-notebook_weights="$(emr_param weights)"
-subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --name "$name" --interactive \
+subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --allow-region "$region" --name "$name" --interactive \
   --input "$input_path" --output "$output_path" --weights "$notebook_weights" ${weights:+--weights "$weights"} \
   ${subnet_id:+--subnet-id "$subnet_id"})" || fail "could not prepare the roles (see above)"
 

@@ -18,6 +18,11 @@ SERVICE_ROLE="fruits-featurize-emr-service"  # bootstrap/prepare-account.sh make
 # AmazonEMRServicePolicy_v2 acts only on resources with this tag: the cluster (EMR passes it on to its
 # instances and volumes), its subnet, VPC and security groups (prepare-account.sh tags them).
 EMR_TAG="for-use-with-amazon-emr-managed-policies"
+# Encryption at rest (prepare-account.sh makes both): the EMR security configuration, and the alias
+# of the KMS key of the local disks.
+SECURITY_CONFIGURATION="fruits-featurize-at-rest"
+# shellcheck disable=SC2034  # prepare-account.sh's
+DISK_KEY_ALIAS="alias/fruits-featurize-disks"
 
 # JSON string of $1 (a step's arguments can hold any characters).
 json_string() {
@@ -108,8 +113,8 @@ instance_group_json() {
 # applications (Name=Spark ...) and configuration_files (in bootstrap/), project (s3://BUCKET/PREFIX), region, name,
 # primary_type, primary_market, primary_data_gib, core_type, core_count, core_market (ON_DEMAND or
 # SPOT), core_data_gib, subnet_id (from prepare-account.sh), key_name, weights and wheelhouse (these
-# three may be empty), and prices (bootstrap/prices.tsv: the root volume's size). The roles are
-# prepare-account.sh's: the service role and the node role NAME-node. With core_count 0 the cluster is the
+# three may be empty), and prices (bootstrap/prices.tsv: the root volume's size). The roles and the
+# security configuration are prepare-account.sh's: the service role, the node role NAME-node. With core_count 0 the cluster is the
 # primary node alone, and EMR runs the YARN containers (the executors) on it. The caller adds how
 # the cluster ends: an idle timeout, or a step and --auto-terminate.
 # EBS volumes set explicitly (else EMR attaches its defaults, 128 GiB to a 2xlarge instance):
@@ -157,5 +162,6 @@ cluster_request() {
     --configurations "file://$workdir/configurations.json"
     --log-uri "$project/logs/"
     --tags "$EMR_TAG=true"
+    --security-configuration "$SECURITY_CONFIGURATION"
   )
 }

@@ -9,7 +9,11 @@
 #   and the output; for an interactive cluster, JupyterHub's notebooks). Each run's paths replace the
 #   previous ones: give concurrent clusters different names;
 # - the tag for-use-with-amazon-emr-managed-policies=true on the subnet the cluster runs in, on its
-#   VPC, and on EMR's own security groups there, without which the v2 policy launches nothing.
+#   VPC, and on EMR's own security groups there, without which the v2 policy launches nothing;
+# - encryption at rest: the EMR security configuration fruits-featurize-at-rest (S3 objects written
+#   through EMRFS encrypted by S3, SSE-S3; the local disks with LUKS and every EBS volume, the root
+#   included, with EBS encryption) and its customer managed KMS key, alias/fruits-featurize-disks
+#   ($1 a month while it exists: docs/emr-cost.md), which the two roles may use.
 # Prints the subnet's id. --plan prints the policies and changes nothing.
 #
 # Usage:
@@ -22,6 +26,7 @@
 #   --name NAME            [fruits-featurize] the cluster's name: its node role is NAME-node
 #   --subnet-id ID         [the default VPC's first default subnet] where the cluster runs
 #   --region REGION        [eu-west-1]
+#   --allow-region REGION  []           also allow REGION, outside the EU (the default allows only EU regions)
 #   --plan                 print the policies and what would change; change nothing
 #
 # The node role, least privilege: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role-for-ec2.html
@@ -33,7 +38,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source-path=SCRIPTDIR source=common.sh
 source "$HERE/common.sh"
 # shellcheck source-path=SCRIPTDIR source=emr-cluster.sh
-source "$HERE/emr-cluster.sh"  # SERVICE_ROLE, EMR_TAG
+source "$HERE/emr-cluster.sh"  # SERVICE_ROLE, EMR_TAG, SECURITY_CONFIGURATION, DISK_KEY_ALIAS
 
 SERVICE_POLICY_ARN="arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
 
@@ -69,6 +74,7 @@ for path in input output; do
 done
 [[ "$name" =~ ^[A-Za-z0-9+=,.@_-]{1,59}$ ]] || fail "--name must be 1 to 59 letters, digits or +=,.@_- (it names an IAM role), not '$name'"
 node_role="$name-node"
+check_region_allowed
 
 # arn:aws:s3:::BUCKET/KEY of an s3:// URI, and the bucket of one.
 s3_arn() { echo "arn:aws:s3:::${1#s3://}"; }
@@ -127,6 +133,8 @@ node_policy() {
     # JupyterHub keeps its users' notebooks in s3://BUCKET/jupyter/ (configurations-interactive.json).
     statements+=("$(statement JupyterHubNotebooks "$write" "arn:aws:s3:::$project_bucket/jupyter/*")")
   fi
+  # The local disks' key: each node encrypts its volumes with LUKS under a data key of this KMS key.
+  statements+=("$(statement UseTheLocalDiskKey "kms:Encrypt kms:Decrypt kms:ReEncrypt* kms:GenerateDataKey* kms:DescribeKey" "$1")")
   local IFS=$'\n'
   printf '{\n  "Version": "2012-10-17",\n  "Statement": [\n%s\n  ]\n}\n' "$(printf '%s,\n' "${statements[@]}" | sed '$ s/,$//')"
 }
@@ -135,18 +143,35 @@ trust_policy() {
   printf '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "%s"}, "Action": "sts:AssumeRole"}]}\n' "$1"
 }
 
+# The service role's use of the local disks' key: EBS encryption of the volumes it creates (the v2
+# policy has no KMS permission).
+service_key_policy() {
+  printf '{"Version": "2012-10-17", "Statement": [{"Sid": "EncryptTheVolumes", "Effect": "Allow", "Action": %s, "Resource": "%s"}]}\n' \
+    "$(json_list kms:CreateGrant kms:ListGrants kms:RevokeGrant kms:Encrypt kms:Decrypt "kms:ReEncrypt*" "kms:GenerateDataKey*" kms:DescribeKey)" "$1"
+}
+
+# The security configuration: encryption at rest of S3 objects (SSE-S3) and of the local disks (LUKS
+# and EBS encryption, this key); not in transit (docs/emr.md says what that would need).
+security_configuration_json() {
+  printf '{"EncryptionConfiguration": {"EnableInTransitEncryption": false, "EnableAtRestEncryption": true, "AtRestEncryptionConfiguration": {"S3EncryptionConfiguration": {"EncryptionMode": "SSE-S3"}, "LocalDiskEncryptionConfiguration": {"EncryptionKeyProviderType": "AwsKms", "AwsKmsKey": "%s", "EnableEbsEncryption": true}}}}\n' "$1"
+}
+
 # The service role's own addition to the v2 policy: pass the node role to EC2, nothing else.
 pass_role_policy() {
   printf '{"Version": "2012-10-17", "Statement": [{"Sid": "PassTheNodeRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::%s:role/%s", "Condition": {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}}]}\n' "$1" "$node_role"
 }
 
 if [ "$plan_only" = "yes" ]; then
-  echo "# service role $SERVICE_ROLE: trust policy, then $SERVICE_POLICY_ARN and the inline policy pass-$node_role"
+  planned_key="arn:aws:kms:$region:ACCOUNT_ID:key/KEY_ID"
+  echo "# service role $SERVICE_ROLE: trust policy, then $SERVICE_POLICY_ARN and the inline policies pass-$node_role and use-the-disk-key"
   trust_policy elasticmapreduce.amazonaws.com
   pass_role_policy ACCOUNT_ID
+  service_key_policy "$planned_key"
   echo "# node role and instance profile $node_role: trust policy, then the inline policy run-access"
   trust_policy ec2.amazonaws.com
-  node_policy
+  node_policy "$planned_key"
+  echo "# security configuration $SECURITY_CONFIGURATION, with the KMS key $DISK_KEY_ALIAS"
+  security_configuration_json "$planned_key"
   echo "# tag $EMR_TAG=true on ${subnet_id:-the first default subnet of the default VPC}, its VPC and EMR's security groups there"
   log "OK: plan only, nothing changed"
   exit 0
@@ -164,25 +189,40 @@ exists() {
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 
-# The node role and its instance profile (whose ARN names the account), made once per cluster name;
-# with them, the service role's leave to pass that role.
-if profile="$(aws iam get-instance-profile --region "$region" --instance-profile-name "$node_role" \
-               --query 'InstanceProfile.[Arn,length(Roles)]' --output text 2>"$workdir/error")"; then
-  read -r profile_arn profile_roles <<< "$profile"
-else
+# The local disks' key (its ARN names the account) and the security configuration that uses it.
+key_created="no"
+if ! key_arn="$(aws kms describe-key --region "$region" --key-id "$DISK_KEY_ALIAS" --query KeyMetadata.Arn \
+                  --output text 2>"$workdir/error")"; then
+  grep -q NotFoundException "$workdir/error" || fail "aws kms describe-key failed: $(cat "$workdir/error")"
+  key_arn="$(aws kms create-key --region "$region" --description "fruits-featurize clusters: local disks and EBS volumes" \
+    --tags "TagKey=$EMR_TAG,TagValue=true" --query KeyMetadata.Arn --output text)"
+  aws kms create-alias --region "$region" --alias-name "$DISK_KEY_ALIAS" --target-key-id "$key_arn"
+  key_created="yes"
+  log "created the KMS key $DISK_KEY_ALIAS ($key_arn): \$1 a month while it exists"
+fi
+account="$(cut -d: -f5 <<< "$key_arn")"
+if ! exists emr describe-security-configuration --region "$region" --name "$SECURITY_CONFIGURATION"; then
+  security_configuration_json "$key_arn" > "$workdir/security-configuration.json"
+  aws emr create-security-configuration --region "$region" --name "$SECURITY_CONFIGURATION" \
+    --security-configuration "file://$workdir/security-configuration.json" >/dev/null
+  log "created the security configuration $SECURITY_CONFIGURATION: at rest, SSE-S3 and the local disks with $DISK_KEY_ALIAS"
+fi
+
+# The node role and its instance profile, made once per cluster name; with them, the service role
+# and its leave to pass that role and to use the key.
+if ! profile_roles="$(aws iam get-instance-profile --region "$region" --instance-profile-name "$node_role" \
+                        --query 'length(InstanceProfile.Roles)' --output text 2>"$workdir/error")"; then
   grep -q NoSuchEntity "$workdir/error" || fail "aws iam get-instance-profile failed: $(cat "$workdir/error")"
   if ! exists iam get-role --region "$region" --role-name "$node_role"; then
     trust_policy ec2.amazonaws.com > "$workdir/node-trust.json"
     aws iam create-role --region "$region" --role-name "$node_role" --assume-role-policy-document "file://$workdir/node-trust.json" \
       --description "Nodes of the fruits-featurize cluster $name: what a run needs, nothing more" >/dev/null
   fi
-  profile_arn="$(aws iam create-instance-profile --region "$region" --instance-profile-name "$node_role" \
-    --query InstanceProfile.Arn --output text)"
+  aws iam create-instance-profile --region "$region" --instance-profile-name "$node_role" >/dev/null
   profile_roles=0
   log "created the node role and instance profile $node_role (EC2 may take a minute to know a new profile: rerun if EMR says it is invalid)"
 fi
-account="$(cut -d: -f5 <<< "$profile_arn")"
-if [ "$profile_roles" -eq 0 ]; then
+if [ "$profile_roles" -eq 0 ] || [ "$key_created" = "yes" ]; then
   aws iam add-role-to-instance-profile --region "$region" --instance-profile-name "$node_role" --role-name "$node_role"
   if ! exists iam get-role --region "$region" --role-name "$SERVICE_ROLE"; then
     trust_policy elasticmapreduce.amazonaws.com > "$workdir/service-trust.json"
@@ -194,9 +234,12 @@ if [ "$profile_roles" -eq 0 ]; then
   pass_role_policy "$account" > "$workdir/pass-role.json"
   aws iam put-role-policy --region "$region" --role-name "$SERVICE_ROLE" --policy-name "pass-$node_role" \
     --policy-document "file://$workdir/pass-role.json"
+  service_key_policy "$key_arn" > "$workdir/service-key.json"
+  aws iam put-role-policy --region "$region" --role-name "$SERVICE_ROLE" --policy-name use-the-disk-key \
+    --policy-document "file://$workdir/service-key.json"
 fi
 # This run's paths, every time.
-node_policy > "$workdir/node-policy.json"
+node_policy "$key_arn" > "$workdir/node-policy.json"
 aws iam put-role-policy --region "$region" --role-name "$node_role" --policy-name run-access --policy-document "file://$workdir/node-policy.json"
 log "node role $node_role: $project (read; runs/ and logs/ written), $input (read), $output (read, write)${weights[*]:+, ${weights[*]} (read)}$([ "$interactive" = no ] || echo ", s3://$project_bucket/jupyter/ (read, write)")"
 
@@ -217,4 +260,4 @@ if [ "$tagged" = 0 ]; then
 fi
 
 echo "$subnet_id"
-log "OK: roles $SERVICE_ROLE and $node_role ready in account $account; the cluster runs in $subnet_id"
+log "OK: roles $SERVICE_ROLE and $node_role, security configuration $SECURITY_CONFIGURATION ready in account $account; the cluster runs in $subnet_id"

@@ -11,7 +11,8 @@
 # Usage:
 #   bootstrap/run-on-emr.sh s3://BUCKET/PREFIX [options] [-p NAME VALUE ...]
 # Options (defaults in brackets):
-#   --region REGION      [eu-west-1]
+#   --region REGION      [eu-west-1]  where the cluster runs; every bucket the run touches must be there
+#   --allow-region REGION           also allow REGION, outside the EU (the default allows only EU regions)
 #   --images N           [counted]  number of images; by default the objects under input_path (AWS CLI)
 #   --spot                          spot core nodes (Spark re-runs a lost node's tasks); the primary is on
 #                                   spot only when it is the whole cluster (its loss ends the run, see docs/emr-cost.md)
@@ -105,6 +106,7 @@ for parameter in input_path output_path; do
   esac
 done
 
+check_region_allowed
 [ "$plan_only" = "yes" ] && [ -n "$images" ] || require_aws
 if [ -z "$images" ]; then
   log "counting the objects under $input_path/ (give --images N to skip this)"
@@ -183,11 +185,14 @@ if [ "$plan_only" = "yes" ]; then
   exit 0
 fi
 
-# The roles, with this run's buckets and paths in the node role's policy, and the subnet, tagged.
-subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --name "$name" --input "$input_path" \
+# Before anything is created: every bucket the run touches is in the cluster's region.
+check_buckets_in_region "$project" "$input_path" "$output_path" "$notebook_weights" "$weights"
+# The roles, with this run's buckets and paths in the node role's policy, the subnet, tagged, and
+# the security configuration (encryption at rest).
+subnet_id="$("$HERE/prepare-account.sh" "$project" --region "$region" --allow-region "$region" --name "$name" --input "$input_path" \
   --output "$output_path" --weights "$notebook_weights" ${weights:+--weights "$weights"} \
   ${subnet_id:+--subnet-id "$subnet_id"})" || fail "could not prepare the roles (see above)"
-"$HERE/upload.sh" "$project" --region "$region" ${wheelhouse:+--wheelhouse} || fail "upload failed (see above)"
+"$HERE/upload.sh" "$project" --region "$region" --allow-region "$region" ${wheelhouse:+--wheelhouse} || fail "upload failed (see above)"
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 executed="$project/runs/$run_id/featurize.ipynb"

@@ -5,7 +5,9 @@
 #
 # Usage:
 #   bootstrap/submit-run.sh CLUSTER_ID s3://BUCKET/PREFIX [--region REGION] [papermill options]
-#   --region REGION   [eu-west-1]  the cluster's region, anywhere among the arguments
+#   --region REGION   [eu-west-1]  the cluster's region, anywhere among the arguments; the project's
+#                                  bucket, and those of -p input_path, output_path, weights, must be there
+#   --allow-region REGION          also allow REGION, outside the EU (the default allows only EU regions)
 #   papermill options, passed on as they are: -p NAME VALUE (repeatable), --execution-timeout SECONDS...
 #   e.g. bootstrap/submit-run.sh j-2AB3CD4EF5GH s3://my-bucket/fruits-featurize -p pca_k 50
 #
@@ -38,7 +40,17 @@ done
 [ ${#positional[@]} -eq 2 ] || usage
 cluster_id="${positional[0]}"
 project_argument "${positional[1]}"
+check_region_allowed
 require_aws
+# The buckets of the paths this run's parameters name (the others are the cluster's own, checked
+# when it was created).
+paths=("$project")
+for ((i = 0; i + 2 < ${#papermill_args[@]}; i++)); do
+  case "${papermill_args[i]} ${papermill_args[i + 1]}" in
+    "-p input_path"|"-p output_path"|"-p weights") paths+=("${papermill_args[i + 2]}") ;;
+  esac
+done
+check_buckets_in_region "${paths[@]}"
 
 run_id="$(date -u +%Y%m%dT%H%M%SZ)"
 executed="$project/runs/$run_id/featurize.ipynb"

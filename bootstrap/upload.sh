@@ -7,7 +7,8 @@
 #
 # Usage:
 #   bootstrap/upload.sh s3://BUCKET/PREFIX [--region REGION] [--wheelhouse]
-#   --region REGION   [eu-west-1]  the bucket's region
+#   --region REGION   [eu-west-1]  the bucket's region: checked, the upload stops if it is another
+#   --allow-region REGION          also allow REGION, outside the EU (the default allows only EU regions)
 #   --wheelhouse                   also the wheels of `make wheelhouse` (build/wheelhouse)
 #
 # Layout written:
@@ -33,7 +34,9 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
+check_region_allowed
 require_aws
+check_buckets_in_region "$project"
 
 # One set of wheels per kind of node, each downloaded from its lock by `make wheelhouse`: checked
 # before anything is uploaded.

@@ -36,32 +36,45 @@ def statements(policy):
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
+PLANNED = ["service trust", "pass role", "service key", "node trust", "node policy", "security configuration"]
+
+
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory, moto):
+    """{name: JSON document} of what --plan prints, in its order (PLANNED)."""
     process = run_script("prepare-account.sh", *ARGUMENTS, "--plan", env=moto.environment(tmp_path_factory.mktemp("plan")))
     assert process.returncode == 0, process.stderr
-    return plan_documents(process.stdout)
+    documents = plan_documents(process.stdout)
+    assert len(documents) == len(PLANNED), process.stdout
+    return dict(zip(PLANNED, documents))
 
 
 def test_plan_prints_the_trust_and_permission_policies_and_changes_nothing(moto, plan):
-    service_trust, pass_role, node_trust, node_policy = plan
-    assert service_trust["Statement"][0]["Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
-    assert pass_role["Statement"][0]["Action"] == "iam:PassRole"
-    assert pass_role["Statement"][0]["Resource"].endswith(":role/policy-test-node")
-    assert node_trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert plan["service trust"]["Statement"][0]["Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}
+    assert plan["pass role"]["Statement"][0]["Action"] == "iam:PassRole"
+    assert plan["pass role"]["Statement"][0]["Resource"].endswith(":role/policy-test-node")
+    assert plan["node trust"]["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
     with pytest.raises(ClientError):
         moto.client("iam").get_role(RoleName="policy-test-node")
 
 
+def test_plan_prints_the_security_configuration_encrypting_s3_objects_and_local_disks(plan):
+    at_rest = plan["security configuration"]["EncryptionConfiguration"]
+    assert at_rest["EnableAtRestEncryption"] is True and at_rest["EnableInTransitEncryption"] is False
+    assert at_rest["AtRestEncryptionConfiguration"]["S3EncryptionConfiguration"] == {"EncryptionMode": "SSE-S3"}
+    disks = at_rest["AtRestEncryptionConfiguration"]["LocalDiskEncryptionConfiguration"]
+    assert disks["EncryptionKeyProviderType"] == "AwsKms" and disks["EnableEbsEncryption"] is True
+
+
 def test_node_policy_reads_the_input_and_weights_only(plan):
-    policy = statements(plan[3])
+    policy = statements(plan["node policy"])
     assert policy["ReadTheInput"]["Action"] == ["s3:GetObject"]
     assert policy["ReadTheInput"]["Resource"] == ["arn:aws:s3:::policy-input/fruits-360/Training/*"]
     assert policy["ReadTheWeights"]["Resource"] == ["arn:aws:s3:::policy-models/mobilenet.h5"]
 
 
 def test_node_policy_reads_the_project_and_writes_only_its_runs_and_logs(plan):
-    policy = statements(plan[3])
+    policy = statements(plan["node policy"])
     assert policy["ReadTheProject"] == {"Sid": "ReadTheProject", "Effect": "Allow", "Action": ["s3:GetObject"],
                                         "Resource": ["arn:aws:s3:::policy-project/fruits-featurize/*"]}
     assert policy["WriteTheExecutedNotebooks"]["Resource"] == ["arn:aws:s3:::policy-project/fruits-featurize/runs/*"]
@@ -70,13 +83,15 @@ def test_node_policy_reads_the_project_and_writes_only_its_runs_and_logs(plan):
 
 
 def test_node_policy_lists_only_the_runs_buckets_and_writes_only_the_output(plan):
-    policy = statements(plan[3])
+    policy = statements(plan["node policy"])
     assert policy["ListTheRunsBuckets"]["Resource"] == [f"arn:aws:s3:::{bucket}" for bucket in
                                                         ["policy-input", "policy-models", "policy-output", "policy-project"]]
     assert policy["ReadWriteTheOutput"]["Resource"] == ["arn:aws:s3:::policy-output/features/run-1/*",
                                                         "arn:aws:s3:::policy-output/features/run-1_$folder$"]
     assert "JupyterHubNotebooks" not in policy  # a transient cluster's nodes run no JupyterHub
-    assert all(statement["Effect"] == "Allow" and "*" not in "".join(statement["Action"])
+    assert policy["UseTheLocalDiskKey"]["Resource"] == [plan["security configuration"]["EncryptionConfiguration"][
+        "AtRestEncryptionConfiguration"]["LocalDiskEncryptionConfiguration"]["AwsKmsKey"]]
+    assert all(statement["Effect"] == "Allow" and not {"*", "s3:*", "kms:*"} & set(statement["Action"])
                for statement in policy.values())
 
 
@@ -106,7 +121,9 @@ def test_the_node_role_holds_exactly_the_planned_policy_in_an_instance_profile_o
     iam = moto.client("iam")
     assert iam.list_role_policies(RoleName="policy-test-node")["PolicyNames"] == ["run-access"]
     assert not iam.list_attached_role_policies(RoleName="policy-test-node")["AttachedPolicies"]
-    assert iam.get_role_policy(RoleName="policy-test-node", PolicyName="run-access")["PolicyDocument"] == plan[3]
+    key_arn = moto.client("kms").describe_key(KeyId="alias/fruits-featurize-disks")["KeyMetadata"]["Arn"]
+    planned = json.loads(json.dumps(plan["node policy"]).replace("arn:aws:kms:eu-west-1:ACCOUNT_ID:key/KEY_ID", key_arn))
+    assert iam.get_role_policy(RoleName="policy-test-node", PolicyName="run-access")["PolicyDocument"] == planned
     profile = iam.get_instance_profile(InstanceProfileName="policy-test-node")["InstanceProfile"]
     assert [role["RoleName"] for role in profile["Roles"]] == ["policy-test-node"]
 
@@ -125,7 +142,8 @@ def test_prepare_account_is_idempotent(moto, prepared, plan):
     assert second.returncode == 0, second.stderr
     assert "created" not in second.stderr and "tagged" not in second.stderr
     assert second.stdout == first.stdout
-    assert moto.client("iam").get_role_policy(RoleName="policy-test-node", PolicyName="run-access")["PolicyDocument"] == plan[3]
+    assert "UseTheLocalDiskKey" in statements(
+        moto.client("iam").get_role_policy(RoleName="policy-test-node", PolicyName="run-access")["PolicyDocument"])
 
 
 @pytest.fixture(scope="module")

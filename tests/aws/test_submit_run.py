@@ -5,9 +5,16 @@ import re
 
 import pytest
 
-from support.emr_scripts import run_script
+from support.emr_scripts import make_bucket, run_script
 
 PROJECT = "s3://submit-project/fruits-featurize"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def buckets(moto):
+    make_bucket(moto, "submit-project")
+    make_bucket(moto, "submit-central", "eu-central-1")
+    make_bucket(moto, "submit-virginia", "us-east-1")
 
 
 @pytest.fixture
@@ -36,7 +43,7 @@ def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_
 
 def test_submit_run_takes_region_anywhere_and_keeps_the_papermill_options_around_it(moto, running_cluster, aws_env):
     with moto.recording() as requests:
-        process = run_script("submit-run.sh", running_cluster, PROJECT, "-p", "pca_k", "--region",
+        process = run_script("submit-run.sh", running_cluster, "s3://submit-central/p", "-p", "pca_k", "--region",
                              "--region", "eu-central-1", "-p", "image_glob", "*.png", env=aws_env)
     assert process.returncode == 0, process.stderr
     [add_steps] = [r for r in requests if r["target"] == "ElasticMapReduce.AddJobFlowSteps"]
@@ -48,3 +55,11 @@ def test_submit_run_takes_region_anywhere_and_keeps_the_papermill_options_around
 def test_submit_run_refuses_an_option_before_its_cluster_and_project(aws_env):
     process = run_script("submit-run.sh", "-p", "pca_k", "5", "j-X", PROJECT, env=aws_env)
     assert process.returncode == 2 and "Usage:" in process.stderr
+
+
+def test_submit_run_stops_when_a_parameter_names_a_bucket_in_another_region(moto, running_cluster, aws_env):
+    process = run_script("submit-run.sh", running_cluster, PROJECT, "-p", "output_path", "s3://submit-virginia/out",
+                         env=aws_env)
+    assert process.returncode != 0
+    assert "bucket submit-virginia is in us-east-1, the cluster in eu-west-1" in process.stderr
+    assert not moto.client("emr").list_steps(ClusterId=running_cluster)["Steps"]
