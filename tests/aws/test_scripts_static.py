@@ -84,6 +84,13 @@ def test_livy_ends_a_forgotten_session_within_an_hour_and_runs_its_driver_on_the
     assert livy["livy.spark.deploy-mode"] == "client"
 
 
+def test_livy_does_not_end_a_session_while_a_cell_runs():
+    # Livy's timeout counts from the session's last activity, and a running statement is not activity
+    # unless skip-busy (default false: LIVY-547): a cell longer than the timeout would be killed mid-run.
+    livy = classification(configurations(), "livy-conf")["Properties"]
+    assert livy["livy.server.session.timeout-check.skip-busy"] == "true"
+
+
 def test_jupyterhub_keeps_notebooks_in_s3():
     s3 = classification(configurations(), "jupyter-s3-conf")["Properties"]
     assert s3 == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "YOUR-BUCKET"}

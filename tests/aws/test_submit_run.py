@@ -38,7 +38,9 @@ def test_submit_run_adds_a_step_running_run_notebook_with_the_papermill_options_
     assert (bash, dash_c, name, project) == ("bash", "-c", "run-notebook", PROJECT)
     assert '"$1/bootstrap/run-notebook.sh"' in script
     assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
-    assert papermill == ["-p", "output_path", "s3://submit-project/out 2", "-p", "image_glob", '*"odd".jpg']
+    # The user's options verbatim, then the per-cell limit: a hung cell fails the step.
+    assert papermill == ["-p", "output_path", "s3://submit-project/out 2", "-p", "image_glob", '*"odd".jpg',
+                         "--execution-timeout", "7200"]
 
 
 def test_submit_run_takes_region_anywhere_and_keeps_the_papermill_options_around_it(moto, running_cluster, aws_env):
@@ -49,7 +51,8 @@ def test_submit_run_takes_region_anywhere_and_keeps_the_papermill_options_around
     [add_steps] = [r for r in requests if r["target"] == "ElasticMapReduce.AddJobFlowSteps"]
     assert add_steps["region"] == "eu-central-1"
     assert add_steps["body"]["Steps"][0]["HadoopJarStep"]["Args"][6:] == ["-p", "pca_k", "--region",
-                                                                          "-p", "image_glob", "*.png"]
+                                                                          "-p", "image_glob", "*.png",
+                                                                          "--execution-timeout", "7200"]
 
 
 def test_submit_run_refuses_an_option_before_its_cluster_and_project(aws_env):
@@ -63,3 +66,11 @@ def test_submit_run_stops_when_a_parameter_names_a_bucket_in_another_region(moto
     assert process.returncode != 0
     assert "bucket submit-virginia is in us-east-1, the cluster in eu-west-1" in process.stderr
     assert not moto.client("emr").list_steps(ClusterId=running_cluster)["Steps"]
+
+
+@pytest.mark.parametrize("option", ["--cell-timeout", "--execution-timeout"])
+def test_submit_run_passes_one_per_cell_time_limit_the_user_may_set(moto, running_cluster, aws_env, option):
+    process = run_script("submit-run.sh", running_cluster, PROJECT, option, "600", "-p", "pca_k", "5", env=aws_env)
+    assert process.returncode == 0, process.stderr
+    [step] = moto.client("emr").list_steps(ClusterId=running_cluster)["Steps"]
+    assert step["Config"]["Args"][6:] == ["-p", "pca_k", "5", "--execution-timeout", "600"]
