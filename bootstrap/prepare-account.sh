@@ -178,16 +178,17 @@ if [ "$plan_only" = "yes" ]; then
 fi
 require_aws
 
-# exists COMMAND...: whether the AWS CLI command finds its resource (NoSuchEntity: no; any other error fails).
-exists() {
-  local error
-  if error="$(aws "$@" 2>&1 >/dev/null)"; then return 0; fi
-  case "$error" in *NoSuchEntity*|*"does not exist"*|*NotFoundException*) return 1 ;; esac
-  fail "aws $* failed: $error"
-}
-
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
+
+# created COMMAND...: runs an AWS CLI command that creates something; true if it did, false if the
+# thing already exists (EntityAlreadyExists, "already exists"): one request either way. Any other
+# error fails the script.
+created() {
+  if aws "$@" >/dev/null 2>"$workdir/error"; then return 0; fi
+  grep -Eq 'AlreadyExists|already exists' "$workdir/error" && return 1
+  fail "aws $* failed: $(cat "$workdir/error")"
+}
 
 # The local disks' key (its ARN names the account) and the security configuration that uses it.
 key_created="no"
@@ -201,7 +202,8 @@ if ! key_arn="$(aws kms describe-key --region "$region" --key-id "$DISK_KEY_ALIA
   log "created the KMS key $DISK_KEY_ALIAS ($key_arn): \$1 a month while it exists"
 fi
 account="$(cut -d: -f5 <<< "$key_arn")"
-if ! exists emr describe-security-configuration --region "$region" --name "$SECURITY_CONFIGURATION"; then
+if ! aws emr describe-security-configuration --region "$region" --name "$SECURITY_CONFIGURATION" >/dev/null 2>"$workdir/error"; then
+  grep -q "does not exist" "$workdir/error" || fail "aws emr describe-security-configuration failed: $(cat "$workdir/error")"
   security_configuration_json "$key_arn" > "$workdir/security-configuration.json"
   aws emr create-security-configuration --region "$region" --name "$SECURITY_CONFIGURATION" \
     --security-configuration "file://$workdir/security-configuration.json" >/dev/null
@@ -213,21 +215,19 @@ fi
 if ! profile_roles="$(aws iam get-instance-profile --region "$region" --instance-profile-name "$node_role" \
                         --query 'length(InstanceProfile.Roles)' --output text 2>"$workdir/error")"; then
   grep -q NoSuchEntity "$workdir/error" || fail "aws iam get-instance-profile failed: $(cat "$workdir/error")"
-  if ! exists iam get-role --region "$region" --role-name "$node_role"; then
-    trust_policy ec2.amazonaws.com > "$workdir/node-trust.json"
-    aws iam create-role --region "$region" --role-name "$node_role" --assume-role-policy-document "file://$workdir/node-trust.json" \
-      --description "Nodes of the fruits-featurize cluster $name: what a run needs, nothing more" >/dev/null
-  fi
+  trust_policy ec2.amazonaws.com > "$workdir/node-trust.json"
+  created iam create-role --region "$region" --role-name "$node_role" --assume-role-policy-document "file://$workdir/node-trust.json" \
+    --description "Nodes of the fruits-featurize cluster $name: what a run needs, nothing more" || true
   aws iam create-instance-profile --region "$region" --instance-profile-name "$node_role" >/dev/null
   profile_roles=0
   log "created the node role and instance profile $node_role (EC2 may take a minute to know a new profile: rerun if EMR says it is invalid)"
 fi
+[ "$profile_roles" -gt 0 ] \
+  || aws iam add-role-to-instance-profile --region "$region" --instance-profile-name "$node_role" --role-name "$node_role"
 if [ "$profile_roles" -eq 0 ] || [ "$key_created" = "yes" ]; then
-  aws iam add-role-to-instance-profile --region "$region" --instance-profile-name "$node_role" --role-name "$node_role"
-  if ! exists iam get-role --region "$region" --role-name "$SERVICE_ROLE"; then
-    trust_policy elasticmapreduce.amazonaws.com > "$workdir/service-trust.json"
-    aws iam create-role --region "$region" --role-name "$SERVICE_ROLE" --assume-role-policy-document "file://$workdir/service-trust.json" \
-      --description "EMR service role of fruits-featurize clusters" >/dev/null
+  trust_policy elasticmapreduce.amazonaws.com > "$workdir/service-trust.json"
+  if created iam create-role --region "$region" --role-name "$SERVICE_ROLE" \
+       --assume-role-policy-document "file://$workdir/service-trust.json" --description "EMR service role of fruits-featurize clusters"; then
     aws iam attach-role-policy --region "$region" --role-name "$SERVICE_ROLE" --policy-arn "$SERVICE_POLICY_ARN"
     log "created the service role $SERVICE_ROLE with AmazonEMRServicePolicy_v2"
   fi

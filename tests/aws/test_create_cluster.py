@@ -1,10 +1,13 @@
 """bootstrap/create-cluster.sh, the interactive cluster: what EMR received from the real AWS CLI,
 read back from moto's API (describe-cluster), and the auto-termination policy (which moto does not
-store) from the request itself."""
+store) from the request itself. Slow: a cluster's request is some twenty AWS CLI calls (roles,
+key, security configuration, checks); its refusals are in test_refusals.py."""
 
 import json
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 from support.emr_scripts import BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, run_script
 
@@ -106,7 +109,6 @@ def test_interactive_cluster_waits_for_work_and_ends_after_15_idle_minutes(inter
     assert run_job_flow["AutoTerminationPolicy"] == {"IdleTimeout": 900}
 
 
-@pytest.mark.slow  # a second cluster
 def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(moto, project, aws_env):
     put_object(moto, f"{PROJECT}/wheelhouse/worker/numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl")
     with moto.recording() as requests:
@@ -124,23 +126,13 @@ def test_create_cluster_options_set_instances_timeout_wheelhouse_and_weights(mot
     assert run_job_flow["AutoTerminationPolicy"] == {"IdleTimeout": 1800}
 
 
-def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(moto, project, aws_env):
-    process = run_script("create-cluster.sh", PROJECT, *PATHS, "--wheelhouse", f"s3://{BUCKET}/no-wheels",
-                         "--name", "no-wheelhouse", env=aws_env)
-    assert process.returncode != 0
-    assert f"run make wheelhouse, then bootstrap/upload.sh {PROJECT} --wheelhouse" in process.stderr
-    assert not clusters_named(moto, "no-wheelhouse")
-
-
-def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(moto, aws_env):
-    make_bucket(moto, "empty-project")
-    process = run_script("create-cluster.sh", "s3://empty-project/p", *PATHS, "--name", "not-uploaded", env=aws_env)
-    assert process.returncode != 0
-    assert "run bootstrap/upload.sh s3://empty-project/p first" in process.stderr
-    assert not clusters_named(moto, "not-uploaded")
-
-
-@pytest.mark.parametrize("idle_timeout", ["0", "59", "604801", "never"])
-def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(idle_timeout, aws_env):
-    process = run_script("create-cluster.sh", PROJECT, "--idle-timeout", idle_timeout, env=aws_env)
-    assert process.returncode != 0 and "--idle-timeout must be 60 to 604800 seconds" in process.stderr
+def test_interactive_cluster_encrypts_at_rest_with_the_projects_security_configuration(moto, interactive):
+    _, cluster, _ = interactive
+    assert cluster["SecurityConfiguration"] == "fruits-featurize-at-rest"
+    described = moto.client("emr").describe_security_configuration(Name="fruits-featurize-at-rest")
+    at_rest = json.loads(described["SecurityConfiguration"])["EncryptionConfiguration"]["AtRestEncryptionConfiguration"]
+    key = moto.client("kms").describe_key(KeyId="alias/fruits-featurize-disks")["KeyMetadata"]
+    assert at_rest == {"S3EncryptionConfiguration": {"EncryptionMode": "SSE-S3"},
+                       "LocalDiskEncryptionConfiguration": {"EncryptionKeyProviderType": "AwsKms",
+                                                            "AwsKmsKey": key["Arn"], "EnableEbsEncryption": True}}
+    assert key["KeyManager"] == "CUSTOMER" and key["Enabled"]

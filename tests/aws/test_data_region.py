@@ -1,13 +1,11 @@
 """Data stays in its region: the scripts stop before anything is created when a bucket the run
 touches is in another region than the cluster, or when the region is outside the allowed ones (the
-EU's, unless --allow-region adds one); and the clusters are created with the security configuration
-that encrypts data at rest, read back from moto's EMR and KMS."""
-
-import json
+EU's, unless --allow-region adds one). (The security configuration that encrypts data at rest is read
+back in test_create_cluster.py.)"""
 
 import pytest
 
-from support.emr_scripts import clusters_named, describe_cluster, make_bucket, put_object, run_script
+from support.emr_scripts import clusters_named, make_bucket, put_object, run_script
 
 PROJECT = "s3://region-project/fruits-featurize"
 
@@ -68,18 +66,3 @@ def test_allow_region_widens_the_allowed_regions(aws_env):
                          "--images", "10", "--plan", "-p", "input_path", "s3://region-virginia/images",
                          "-p", "output_path", "s3://region-virginia/out", "--measured", "/nonexistent", env=aws_env)
     assert process.returncode == 0, process.stderr
-
-
-def test_clusters_encrypt_at_rest_with_the_projects_security_configuration(moto, aws_env):
-    process = run_script("create-cluster.sh", PROJECT, "--name", "encrypted", "--input", "s3://region-project/images",
-                         "--output", "s3://region-project/out", env=aws_env)
-    assert process.returncode == 0, process.stderr
-    cluster = describe_cluster(aws_env, process.stdout.strip())
-    assert cluster["SecurityConfiguration"] == "fruits-featurize-at-rest"
-    described = moto.client("emr").describe_security_configuration(Name="fruits-featurize-at-rest")
-    at_rest = json.loads(described["SecurityConfiguration"])["EncryptionConfiguration"]["AtRestEncryptionConfiguration"]
-    key = moto.client("kms").describe_key(KeyId="alias/fruits-featurize-disks")["KeyMetadata"]
-    assert at_rest == {"S3EncryptionConfiguration": {"EncryptionMode": "SSE-S3"},
-                       "LocalDiskEncryptionConfiguration": {"EncryptionKeyProviderType": "AwsKms",
-                                                            "AwsKmsKey": key["Arn"], "EnableEbsEncryption": True}}
-    assert key["KeyManager"] == "CUSTOMER" and key["Enabled"]

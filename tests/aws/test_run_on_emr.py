@@ -1,13 +1,15 @@
 """bootstrap/run-on-emr.sh from the request to the end of the cluster: the transient cluster EMR
 received (read back through moto's API), then the step and the cluster ended as EMR ends them
 (support.moto_server.finish_cluster), so that the script's waiting, report, cost and measured
-minutes run on real API answers. The spot run is the fast tier's; the on-demand and the failed runs
-are slow (each run is some twenty AWS CLI calls)."""
+minutes run on real API answers. Slow: each run is some twenty AWS CLI calls. On demand, the nodes'
+market is read back in test_create_cluster.py, and the on-demand price in test_run_on_emr_plan.py."""
 
 import json
 import re
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 from support.emr_scripts import (BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, read_object,
                                  run_script, start_script, wait_for_new_cluster)
@@ -56,12 +58,6 @@ def spot(moto, spot_home):
     return transient_run(moto, spot_home, f"s3://{BUCKET}/out spot", "--spot", manifest=json.dumps(MANIFEST, indent=2))
 
 
-@pytest.fixture(scope="module")
-def on_demand(moto, spot, tmp_path_factory):
-    """The same on demand, completed, without a manifest (the run wrote none)."""
-    return transient_run(moto, tmp_path_factory.mktemp("on-demand"), f"s3://{BUCKET}/out on-demand")
-
-
 def test_run_on_emr_succeeds_when_the_step_completes(spot):
     returncode, stdout, stderr, _, _ = spot
     assert returncode == 0, stderr
@@ -96,14 +92,6 @@ def test_with_spot_the_single_node_is_a_spot_m5_2xlarge(spot):
     assert (group["InstanceGroupType"], group["InstanceType"], group["RequestedInstanceCount"]) == \
         ("MASTER", "m5.2xlarge", 1)
     assert group["Market"] == "SPOT"
-
-
-@pytest.mark.slow  # a second run to its end
-def test_on_demand_the_single_node_is_on_demand(on_demand):
-    returncode, _, stderr, cluster, _ = on_demand
-    assert returncode == 0, stderr
-    [group] = cluster["InstanceGroups"]
-    assert group["Market"] == "ON_DEMAND" and "BidPrice" not in group
 
 
 def test_the_node_has_the_smallest_gp3_data_volume_that_holds_what_the_run_writes(spot):
@@ -148,12 +136,6 @@ def test_run_on_emr_prints_the_cost_all_in_at_the_spot_price_the_node_got(spot):
     assert "on 1 x m5.2xlarge (SPOT)" in spot[1] and "estimated cost: $0.094 (at $0.2753/h" in spot[1]
 
 
-@pytest.mark.slow  # a second run to its end
-def test_run_on_emr_prints_the_cost_all_in_at_the_on_demand_price_the_node_got(on_demand):
-    # 1230 s x (0.428 + 0.096 + 0.0033 + 0.005) = 1230 s x 0.5323 $/h
-    assert "on 1 x m5.2xlarge (ON_DEMAND)" in on_demand[1] and "estimated cost: $0.182 (at $0.5323/h" in on_demand[1]
-
-
 def test_run_on_emr_prints_the_measured_minutes_next_to_the_estimates(spot):
     _, stdout, _, _, _ = spot
     table = stdout[stdout.index("minutes "):].splitlines()[1:7]
@@ -187,14 +169,6 @@ def test_the_next_plan_uses_the_measured_figures(spot, spot_home, aws_env):
     assert "figures measured by earlier runs" in process.stderr
 
 
-@pytest.mark.slow  # a second run to its end
-def test_a_run_without_a_manifest_prints_the_timeline_only(on_demand):
-    returncode, stdout, _, _, _ = on_demand
-    assert returncode == 0 and "request to ready (cluster timeline)" in stdout
-    assert "notebook, featurize (manifest)" in stdout and "the notebook's stages" not in stdout
-
-
-@pytest.mark.slow  # a third run to its end
 def test_run_on_emr_reports_a_failed_step_and_says_where_to_look(moto, spot, tmp_path):
     returncode, stdout, stderr, cluster, _ = transient_run(moto, tmp_path, f"s3://{BUCKET}/out failing",
                                                            step_state="FAILED", reason="Shut down as step failed")
@@ -202,18 +176,9 @@ def test_run_on_emr_reports_a_failed_step_and_says_where_to_look(moto, spot, tmp
     assert "step: FAILED" in stdout and "billed: 20 min 30 s" in stdout
     assert cluster["Status"]["State"] == "TERMINATED_WITH_ERRORS"
     assert "Shut down as step failed" in stderr and "(the failing cell)" in stderr
+    # The timeline's minutes still, but no manifest: no stages, nothing recorded.
+    assert "request to ready (cluster timeline)" in stdout and "the notebook's stages" not in stdout
     assert not (tmp_path / "measured.tsv").exists()
-
-
-def test_run_on_emr_counts_the_images_under_input_path(moto, aws_env):
-    make_bucket(moto, "counted")
-    for i in range(7):
-        put_object(moto, f"s3://counted/fruits/Apple/{i}.jpg", b"jpeg")
-    process = run_script("run-on-emr.sh", PROJECT, "--plan", "--name", "plan-only", "-p", "input_path",
-                         "s3://counted/fruits", "-p", "output_path", "s3://counted/out", env=aws_env)
-    assert process.returncode == 0, process.stderr
-    assert process.stdout.startswith("7 images: 1 x m5.2xlarge (ON_DEMAND), a single node")
-    assert not clusters_named(moto, "plan-only")
 
 
 def test_transient_cluster_runs_with_the_projects_roles_in_a_tagged_subnet(moto, spot):

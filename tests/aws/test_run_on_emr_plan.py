@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from support.emr_scripts import run_script
+from support.emr_scripts import clusters_named, make_bucket, put_object, run_script
 
 PROJECT = "s3://plan-bucket/fruits-featurize"
 
@@ -69,3 +69,14 @@ def test_with_spot_core_nodes_go_on_spot_and_the_primary_stays_on_demand(aws_env
 def test_run_on_emr_refuses_bad_input_naming_it(aws_env, arguments, message):
     process = run_script("run-on-emr.sh", PROJECT, *arguments, env=aws_env)
     assert process.returncode != 0 and message in process.stderr
+
+
+def test_run_on_emr_counts_the_images_under_input_path(moto, aws_env):
+    make_bucket(moto, "counted")
+    for i in range(7):
+        put_object(moto, f"s3://counted/fruits/Apple/{i}.jpg", b"jpeg")
+    process = run_script("run-on-emr.sh", PROJECT, "--plan", "--name", "plan-only", "--measured", NO_MEASURES, "-p", "input_path",
+                         "s3://counted/fruits", "-p", "output_path", "s3://counted/out", env=aws_env)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.startswith("7 images: 1 x m5.2xlarge (ON_DEMAND), a single node")
+    assert not clusters_named(moto, "plan-only")

@@ -1,0 +1,40 @@
+"""What the scripts of bootstrap/ refuse before they create anything: the cheap checks of the fast
+tier (the clusters themselves are slow: test_create_cluster.py, test_run_on_emr.py)."""
+
+import pytest
+
+from support.emr_scripts import clusters_named, make_bucket, put_object, run_script
+
+BUCKET = "refusals-project"
+PROJECT = f"s3://{BUCKET}/fruits-featurize"
+PATHS = ["--input", f"s3://{BUCKET}/images", "--output", f"s3://{BUCKET}/features"]
+
+
+@pytest.fixture(scope="module")
+def project(moto):
+    """The project's bucket, holding the bootstrap as after upload.sh."""
+    make_bucket(moto, BUCKET)
+    put_object(moto, f"{PROJECT}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
+    return PROJECT
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(moto, project, aws_env):
+    process = run_script("create-cluster.sh", PROJECT, *PATHS, "--wheelhouse", f"s3://{BUCKET}/no-wheels",
+                         "--name", "no-wheelhouse", env=aws_env)
+    assert process.returncode != 0
+    assert f"run make wheelhouse, then bootstrap/upload.sh {PROJECT} --wheelhouse" in process.stderr
+    assert not clusters_named(moto, "no-wheelhouse")
+
+
+def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not_uploaded(moto, project, aws_env):
+    process = run_script("create-cluster.sh", f"s3://{BUCKET}/not-uploaded", *PATHS, "--name", "not-uploaded",
+                         env=aws_env)
+    assert process.returncode != 0
+    assert f"run bootstrap/upload.sh s3://{BUCKET}/not-uploaded first" in process.stderr
+    assert not clusters_named(moto, "not-uploaded")
+
+
+@pytest.mark.parametrize("idle_timeout", ["0", "59", "604801", "never"])
+def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(idle_timeout, aws_env):
+    process = run_script("create-cluster.sh", PROJECT, "--idle-timeout", idle_timeout, env=aws_env)
+    assert process.returncode != 0 and "--idle-timeout must be 60 to 604800 seconds" in process.stderr
