@@ -1,8 +1,8 @@
 #!/bin/bash
 # Sourced by the operator-side scripts, the ones you run on your own machine (create-cluster.sh,
 # run-on-emr.sh, submit-run.sh, upload.sh), never run on its own: their shared prelude. Defines log,
-# fail, usage, require_aws, project_argument, emr_param, common_option, check_region_allowed and
-# check_buckets_in_region, and the defaults they set. The
+# fail, usage, require_aws, project_argument, emr_param, common_option, parse_options,
+# check_region_allowed and check_buckets_in_region, and the defaults they set. The
 # node-side scripts (install-packages.sh, run-notebook.sh) travel alone to the nodes and keep theirs.
 # shellcheck disable=SC2034  # the variables are for the scripts that source this file
 set -euo pipefail
@@ -50,6 +50,35 @@ common_option() {
     --allow-region) [ $# -ge 2 ] || usage; allowed_regions="$allowed_regions $2" ;;
     *) return 1 ;;
   esac
+}
+
+# parse_options "OPTION=variable ... FLAG=variable:value ..." ARGS...: reads the calling script's
+# options, in any order: the common ones; each OPTION of the table, which sets its variable to the
+# argument after it; each FLAG (its entry has a colon), which sets its variable to the text after
+# the colon; and what the caller's function other_option takes, if it has one: it returns 1 for an
+# argument it does not know, else sets `taken` to the number of arguments it read. Anything else is
+# a usage error.
+parse_options() {
+  local table="$1" entry target taken
+  shift
+  while [ $# -gt 0 ]; do
+    taken=0
+    if common_option "$@"; then
+      taken=2
+    else
+      for entry in $table; do
+        [ "${entry%%=*}" = "$1" ] || continue
+        target="${entry#*=}"
+        case "$target" in
+          *:*) printf -v "${target%%:*}" %s "${target#*:}"; taken=1 ;;
+          *) [ $# -ge 2 ] || usage; printf -v "$target" %s "$2"; taken=2 ;;
+        esac
+        break
+      done
+      [ "$taken" -gt 0 ] || { declare -F other_option >/dev/null && other_option "$@"; } || usage
+    fi
+    shift "$taken"
+  done
 }
 
 # check_region_allowed: stops unless the region is among the allowed ones.

@@ -57,26 +57,10 @@ subnet_id=""
 weights=""
 wheelhouse=""
 name="fruits-featurize"
-while [ $# -gt 0 ]; do
-  if common_option "$@"; then shift 2; continue; fi
-  [ $# -ge 2 ] || usage
-  case "$1" in
-    --primary-type) primary_type="$2" ;;
-    --core-type) core_type="$2" ;;
-    --core-count) core_count="$2" ;;
-    --data-gib) data_gib="$2" ;;
-    --input) input_path="$2" ;;
-    --output) output_path="$2" ;;
-    --idle-timeout) idle_timeout="$2" ;;
-    --key-name) key_name="$2" ;;
-    --subnet-id) subnet_id="$2" ;;
-    --weights) weights="$2" ;;
-    --wheelhouse) wheelhouse="${2%/}" ;;
-    --name) name="$2" ;;
-    *) usage ;;
-  esac
-  shift 2
-done
+parse_options "--primary-type=primary_type --core-type=core_type --core-count=core_count --data-gib=data_gib
+               --input=input_path --output=output_path --idle-timeout=idle_timeout --key-name=key_name
+               --subnet-id=subnet_id --weights=weights --wheelhouse=wheelhouse --name=name" "$@"
+wheelhouse="${wheelhouse%/}"
 [[ "$idle_timeout" =~ ^[0-9]+$ ]] && [ "$idle_timeout" -ge 60 ] && [ "$idle_timeout" -le 604800 ] \
   || fail "--idle-timeout must be 60 to 604800 seconds, not '$idle_timeout'"
 [[ "$core_count" =~ ^[1-9][0-9]*$ ]] || fail "--core-count must be a whole number of at least 1"

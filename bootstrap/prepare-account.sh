@@ -52,23 +52,16 @@ interactive="no"
 name="fruits-featurize"
 subnet_id=""
 plan_only="no"
-while [ $# -gt 0 ]; do
-  if common_option "$@"; then shift 2; continue; fi
-  case "$1" in
-    --interactive) interactive="yes"; shift; continue ;;
-    --plan) plan_only="yes"; shift; continue ;;
-  esac
-  [ $# -ge 2 ] || usage
-  case "$1" in
-    --input) input="${2%/}" ;;
-    --output) output="${2%/}" ;;
-    --weights) weights+=("$2") ;;
-    --name) name="$2" ;;
-    --subnet-id) subnet_id="$2" ;;
-    *) usage ;;
-  esac
-  shift 2
-done
+# --weights is repeatable, and only a file in S3 matters here ("imagenet" is read from the internet).
+other_option() {
+  [ "$1" = --weights ] && [ $# -ge 2 ] || return 1
+  case "$2" in s3://?*) weights+=("$2") ;; esac
+  taken=2
+}
+parse_options "--input=input --output=output --name=name --subnet-id=subnet_id
+               --interactive=interactive:yes --plan=plan_only:yes" "$@"
+input="${input%/}"
+output="${output%/}"
 for path in input output; do
   case "${!path}" in s3://?*) ;; *) fail "--$path must be an s3://BUCKET[/PREFIX], not '${!path}'" ;; esac
 done
@@ -103,8 +96,10 @@ statement() {
 # run's outputs; the committers tidy their temporary files).
 node_policy() {
   local write="s3:GetObject s3:PutObject s3:DeleteObject s3:AbortMultipartUpload s3:ListMultipartUploadParts"
-  local buckets=()
-  mapfile -t buckets < <(for path in "$project" "$input" "$output" ${weights[@]+"${weights[@]}"}; do
+  local buckets=() bucket
+  while read -r bucket; do
+    buckets+=("$bucket")
+  done < <(for path in "$project" "$input" "$output" ${weights[@]+"${weights[@]}"}; do
     case "$path" in s3://*) bucket_of "$path" ;; esac
   done | sort -u)
   local statements=()

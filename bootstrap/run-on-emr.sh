@@ -58,34 +58,22 @@ papermill_args=()
 input_path=""
 output_path=""
 notebook_weights=""
-while [ $# -gt 0 ]; do
-  if common_option "$@"; then shift 2; continue; fi
-  case "$1" in
-    --spot) spot="yes"; shift; continue ;;
-    --plan) plan_only="yes"; shift; continue ;;
-    --wheelhouse) wheelhouse="$project/wheelhouse"; shift; continue ;;
+# -p NAME VALUE: a notebook parameter for papermill; the run's paths are among them.
+other_option() {
+  [ "$1" = -p ] || return 1
+  [ $# -ge 3 ] || fail "-p needs a name and a value: -p NAME VALUE"
+  papermill_args+=(-p "$2" "$3")
+  case "$2" in
+    input_path) input_path="$3" ;;
+    output_path) output_path="$3" ;;
+    weights) notebook_weights="$3" ;;
   esac
-  [ $# -ge 2 ] || usage
-  case "$1" in
-    --images) images="$2" ;;
-    --max-minutes) max_minutes="$2" ;;
-    --prices) prices="$2" ;;
-    --measured) measured="$2" ;;
-    --key-name) key_name="$2" ;;
-    --subnet-id) subnet_id="$2" ;;
-    --weights) weights="$2" ;;
-    --name) name="$2" ;;
-    -p)
-      [ $# -ge 3 ] || fail "-p needs a name and a value: -p NAME VALUE"
-      papermill_args+=(-p "$2" "$3")
-      [ "$2" != input_path ] || input_path="$3"
-      [ "$2" != output_path ] || output_path="$3"
-      [ "$2" != weights ] || notebook_weights="$3"
-      shift ;;
-    *) usage ;;
-  esac
-  shift 2
-done
+  taken=3
+}
+parse_options "--images=images --max-minutes=max_minutes --prices=prices --measured=measured --key-name=key_name
+               --subnet-id=subnet_id --weights=weights --name=name
+               --spot=spot:yes --plan=plan_only:yes --wheelhouse=wheelhouse:yes" "$@"
+[ "$wheelhouse" != yes ] || wheelhouse="$project/wheelhouse"
 [ -z "$images" ] || [[ "$images" =~ ^[1-9][0-9]*$ ]] || fail "--images must be a whole number of at least 1, not '$images'"
 [[ "$max_minutes" =~ ^[1-9][0-9]*$ ]] || fail "--max-minutes must be a whole number of minutes, not '$max_minutes'"
 [ -f "$prices" ] || fail "prices file $prices not found (--prices)"

@@ -27,13 +27,7 @@ WHEELHOUSE="${WHEELHOUSE:-$REPO/build/wheelhouse}"  # where `make wheelhouse` pu
 project_argument "$1"
 shift
 upload_wheelhouse="no"
-while [ $# -gt 0 ]; do
-  if common_option "$@"; then shift 2; continue; fi
-  case "$1" in
-    --wheelhouse) upload_wheelhouse="yes"; shift ;;
-    *) usage ;;
-  esac
-done
+parse_options "--wheelhouse=upload_wheelhouse:yes" "$@"
 check_region_allowed
 require_aws
 check_buckets_in_region "$project"

@@ -38,3 +38,15 @@ def test_create_cluster_stops_before_creating_anything_when_the_bootstrap_is_not
 def test_create_cluster_refuses_an_idle_timeout_emr_would_not_apply(idle_timeout, aws_env):
     process = run_script("create-cluster.sh", PROJECT, "--idle-timeout", idle_timeout, env=aws_env)
     assert process.returncode != 0 and "--idle-timeout must be 60 to 604800 seconds" in process.stderr
+
+
+@pytest.mark.parametrize("script, arguments", [
+    ("run-on-emr.sh", [PROJECT, "--images", "10", "--plan"]),
+    ("create-cluster.sh", [PROJECT, *PATHS]),
+    ("upload.sh", [PROJECT]),
+    ("prepare-account.sh", [PROJECT, *PATHS, "--plan"]),
+])
+def test_an_unknown_option_prints_the_scripts_usage(script, arguments, aws_env):
+    process = run_script(script, *arguments, "--colour", "red", env=aws_env)
+    assert process.returncode == 2
+    assert process.stderr.startswith(f"Usage:\n  bootstrap/{script} s3://BUCKET/PREFIX")
