@@ -7,21 +7,18 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
-from support.emr_scripts import BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, run_script
+from support.emr_scripts import BOOTSTRAP, describe_cluster, project_with_bootstrap, put_object, run_script
 
 BUCKET = "interactive-project"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
 PATHS = ["--input", f"s3://{BUCKET}/images", "--output", f"s3://{BUCKET}/features"]
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def project(moto):
-    """The project's bucket, holding what the cluster reads at start-up, as after upload.sh."""
-    make_bucket(moto, BUCKET)
-    put_object(moto, f"{PROJECT}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
-    return PROJECT
+    return project_with_bootstrap(moto, PROJECT)
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,16 @@ back in test_create_cluster.py.)"""
 
 import pytest
 
-from support.emr_scripts import clusters_named, make_bucket, put_object, run_script
+from support.emr_scripts import clusters_named, make_bucket, project_with_bootstrap, run_script
 
 PROJECT = "s3://region-project/fruits-featurize"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def buckets(moto):
-    make_bucket(moto, "region-project")
+    project_with_bootstrap(moto, PROJECT)
     make_bucket(moto, "region-virginia", "us-east-1")
     make_bucket(moto, "region-frankfurt", "eu-central-1")
-    put_object(moto, f"{PROJECT}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
 
 
 def test_run_on_emr_stops_before_creating_anything_when_the_input_is_in_another_region(moto, aws_env):

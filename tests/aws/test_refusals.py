@@ -3,7 +3,7 @@ tier (the clusters themselves are slow: test_create_cluster.py, test_run_on_emr.
 
 import pytest
 
-from support.emr_scripts import clusters_named, make_bucket, put_object, run_script
+from support.emr_scripts import clusters_named, project_with_bootstrap, run_script
 
 BUCKET = "refusals-project"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
@@ -12,10 +12,7 @@ PATHS = ["--input", f"s3://{BUCKET}/images", "--output", f"s3://{BUCKET}/feature
 
 @pytest.fixture(scope="module")
 def project(moto):
-    """The project's bucket, holding the bootstrap as after upload.sh."""
-    make_bucket(moto, BUCKET)
-    put_object(moto, f"{PROJECT}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
-    return PROJECT
+    return project_with_bootstrap(moto, PROJECT)
 
 
 def test_create_cluster_stops_before_creating_anything_when_the_wheelhouse_is_not_uploaded(moto, project, aws_env):

@@ -9,8 +9,6 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 from support.emr_scripts import (BOOTSTRAP, clusters_named, describe_cluster, make_bucket, put_object, read_object,
                                  run_script, start_script, wait_for_new_cluster)
 
@@ -18,6 +16,8 @@ BUCKET = "transient-project"
 PROJECT = f"s3://{BUCKET}/fruits-featurize"
 INPUT = f"s3://{BUCKET}/fruits-360/Training"
 NAME = "transient"  # one name, one node role, for every run of this module
+
+pytestmark = pytest.mark.slow
 # 20 min 30 s from request to end: 12 min to ready, the step 6 min 30 s, 2 min to terminate.
 TIMELINE = {"created": "2026-11-28T10:00:00", "ready": "2026-11-28T10:12:00",
             "step_end": "2026-11-28T10:18:30", "ended": "2026-11-28T10:20:30"}

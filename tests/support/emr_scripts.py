@@ -41,6 +41,15 @@ def put_object(moto, uri, body=b""):
     moto.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
 
 
+def project_with_bootstrap(moto, project, region="eu-west-1"):
+    """The project's bucket in `region`, holding what a cluster reads at start-up, as after
+    upload.sh (create-cluster.sh checks that the bootstrap is there); returns `project`."""
+    bucket, _ = bucket_and_key(project)
+    make_bucket(moto, bucket, region)
+    put_object(moto, f"{project}/bootstrap/install-packages.sh", b"#!/bin/bash\n")
+    return project
+
+
 def read_object(moto, uri):
     bucket, key = bucket_and_key(uri)
     return moto.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
