@@ -181,6 +181,11 @@ def test_run_on_emr_reports_a_failed_step_and_says_where_to_look(moto, spot, tmp
     assert not (tmp_path / "measured.tsv").exists()
 
 
+def test_transient_cluster_encrypts_at_rest(spot):
+    _, _, _, cluster, _ = spot
+    assert cluster["SecurityConfiguration"] == "fruits-featurize-at-rest"
+
+
 def test_transient_cluster_runs_with_the_projects_roles_in_a_tagged_subnet(moto, spot):
     _, _, _, cluster, _ = spot
     assert cluster["ServiceRole"] == "fruits-featurize-emr-service"
