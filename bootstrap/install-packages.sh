@@ -120,7 +120,9 @@ package_count="$(grep -cE '^[^ #]' "$workdir/node.lock" || true)"
 [ "$package_count" -gt 0 ] || fail "no packages in $lock"
 
 # --require-hashes: pip installs no file whose hash the lock does not list, and no package the lock
-# does not pin (`pip install --help`; pip's documentation, "Secure installs").
+# does not pin (`pip install --help`; pip's documentation, "Secure installs"). --no-cache-dir: a node
+# installs once, so pip's cache would only be a second copy of the wheels (840 MB on the primary) on
+# the 15 GiB root volume.
 pip_source=()
 source_note="the package index"
 if [ -n "$wheelhouse" ]; then
@@ -133,7 +135,7 @@ fi
 log "$package_set node: installing $package_count locked packages of $lock from $source_note"
 
 site_packages="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-as_owner "$site_packages" "$PYTHON" -m pip install --quiet --disable-pip-version-check --require-hashes \
+as_owner "$site_packages" "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-cache-dir --require-hashes \
   ${pip_source[@]+"${pip_source[@]}"} -r "$workdir/node.lock" \
   || fail "pip could not install $lock (see the pip error above)"
 

@@ -14,9 +14,6 @@ from support.helpers import REPO
 
 HEAVY_MODULES = ("keras", "tensorflow")
 PROBE = REPO / "tests" / "support" / "probe"  # its sitecustomize.py records kernels and heavy imports
-# Issue 21 moves this test, which runs the notebook with papermill, to the slow tier on the branch of
-# the EMR scripts' tests (tests/test_emr_scripts.py is theirs): once merged, this line has no effect.
-PENDING_ELSEWHERE = ["tests/test_emr_scripts.py::test_run_notebook_fails_the_step_when_a_cell_fails"]
 
 ProbedRun = namedtuple("ProbedRun", "process records")
 
@@ -52,7 +49,6 @@ def test_the_probe_records_a_kernel_and_a_keras_import(tmp_path):
 def fast_tier(tmp_path_factory):
     """The fast tier (pytest -m "not slow") run with the probe in each of its Python processes."""
     command = [sys.executable, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider"]
-    command += [f"--deselect={test}" for test in PENDING_ELSEWHERE]
     return probed(command, tmp_path_factory.mktemp("fast-tier") / "records", cwd=REPO, timeout=600)
 
 

@@ -1,6 +1,6 @@
-"""S3 for real: moto in server mode on loopback is the S3 endpoint; bootstrap/upload.sh puts the
-project there with the AWS CLI, and bootstrap/run-notebook.sh (the EMR step's script) runs the whole
-notebook from there with s3:// input, weights and output.
+"""S3 for real: the session's moto server on loopback is the S3 endpoint; bootstrap/upload.sh puts
+the project there with the AWS CLI, and bootstrap/run-notebook.sh (the EMR step's script) runs the
+whole notebook from there with s3:// input, weights and output.
 
 Nothing names the endpoint in the notebook. It is configured the standard ways, as a user of MinIO
 or another S3-compatible store would: AWS_ENDPOINT_URL(_S3) and the credential variables for the AWS
@@ -11,21 +11,19 @@ EMRFS serves s3://)."""
 
 import importlib.util
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import nbformat
 import pandas as pd
 import pytest
 import yaml
 
 from support.contract import assert_output_contract
-from support.helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_success, free_loopback_port, notebook_env,
-                     wait_for)
+from support.emr_scripts import make_bucket
+from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_success, notebook_env
+from support.moto_server import CREDENTIALS
 from sample_images import FRUITS
 
 pytestmark = pytest.mark.slow
@@ -36,7 +34,7 @@ INPUT = f"s3://{BUCKET}/datasets/images"
 WEIGHTS = f"s3://{BUCKET}/models/fixture.weights.h5"
 OUTPUT = f"s3://{BUCKET}/features/run-1"
 EXECUTED = f"{PROJECT}/runs/test/featurize.ipynb"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+REGION = "eu-west-1"
 
 
 def s3a_jars():
@@ -62,46 +60,22 @@ def spark_submit_args(endpoint):
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory):
-    """http://127.0.0.1:PORT of a moto server (S3) for this module, with an empty bucket."""
-    port = free_loopback_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: server.poll() is not None or accepts_connections(port), f"moto not listening on {port}", 60)
-        assert server.poll() is None, f"moto did not start: {log.name}"
-        s3_client(endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+def s3_endpoint(moto):
+    """The moto server's endpoint, with this module's empty bucket."""
+    make_bucket(moto, BUCKET, REGION)
+    return moto.endpoint
 
 
-def accepts_connections(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+def s3_client(moto):
+    return moto.client("s3", REGION)
 
 
-def s3_client(endpoint):
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
-
-
-def s3_environment(endpoint, home):
-    """What a user of an S3-compatible store sets: endpoint and credential variables, Spark's S3A
-    configuration; no AWS configuration files and no instance metadata, so only loopback is used."""
-    return {**notebook_env(), **CREDENTIALS,
-            "AWS_ENDPOINT_URL": endpoint, "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_CONFIG_FILE": str(home / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
-            "PYSPARK_SUBMIT_ARGS": spark_submit_args(endpoint),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the pinned AWS CLI
+def s3_environment(moto, home):
+    """What a user of an S3-compatible store sets: endpoint and credential variables (the AWS CLI's
+    environment of support.moto_server), Spark's S3A configuration; no AWS configuration files and
+    no instance metadata, so only loopback is used."""
+    return {**notebook_env(), **moto.environment(home), "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL_S3": moto.endpoint, "PYSPARK_SUBMIT_ARGS": spark_submit_args(moto.endpoint)}
 
 
 def s3_key(uri):
@@ -109,20 +83,20 @@ def s3_key(uri):
 
 
 @pytest.fixture(scope="module")
-def uploaded_project(s3_endpoint, tmp_path_factory):
+def uploaded_project(moto, s3_endpoint, tmp_path_factory):
     """bootstrap/upload.sh PROJECT run with the AWS CLI against moto."""
     home = tmp_path_factory.mktemp("upload")
-    return expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "upload.sh"), PROJECT], cwd=home,
-                                         env=s3_environment(s3_endpoint, home), capture_output=True, text=True,
+    return expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "upload.sh"), PROJECT, "--region", REGION],
+                                         cwd=home, env=s3_environment(moto, home), capture_output=True, text=True,
                                          timeout=300))
 
 
 @pytest.fixture(scope="module")
-def s3_run(s3_endpoint, uploaded_project, ci_inputs, tmp_path_factory):
+def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     """The headless run script on the fixture images in S3: params/emr.yaml from S3, overridden with
     the S3 locations of this test and the small sizes of params/ci.yaml, local[2] instead of YARN."""
     images, weights = ci_inputs
-    client = s3_client(s3_endpoint)
+    client = s3_client(moto)
     for image in images.rglob("*.jpg"):
         client.upload_file(str(image), BUCKET, f"{s3_key(INPUT)}/{image.relative_to(images)}")
     client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
@@ -132,15 +106,15 @@ def s3_run(s3_endpoint, uploaded_project, ci_inputs, tmp_path_factory):
     home = tmp_path_factory.mktemp("s3-run")  # no project files in the working folder: all from S3
     expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
                                    *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
-                                  env={**s3_environment(s3_endpoint, home), "PYTHON": sys.executable,
+                                  env={**s3_environment(moto, home), "PYTHON": sys.executable,
                                        "SPARK_MASTER": CI_PARAMS["spark_master"]}))
     return client
 
 
-def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(s3_endpoint, uploaded_project):
-    client = s3_client(s3_endpoint)
+def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(moto, uploaded_project):
+    client = s3_client(moto)
     for path in ["notebooks/featurize.ipynb", "params/emr.yaml", "requirements.lock", "requirements-worker.lock",
-                 "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh", "bootstrap/configurations.json"]:
+                 "bootstrap/install-packages.sh", "bootstrap/run-notebook.sh"]:
         stored = client.get_object(Bucket=BUCKET, Key=f"{s3_key(PROJECT)}/{path}")["Body"].read()
         assert stored == (REPO / path).read_bytes(), path
 
