@@ -4,6 +4,7 @@
 #   make test       the whole suite, what CI runs (docs/testing.md)
 #   make test-fast  the fast tier: the notebook's functions and the scripts, no whole-notebook run
 #   make bench      the benchmark (bench/README.md)
+#   make bench-driver  the driver's part at 100,000 and 1,000,000 images (bench/README.md)
 #   make lock       the lock files, after editing requirements*.txt or requirements-worker.in
 #   make wheelhouse the wheels for EMR clusters without internet (docs/emr-install.md)
 
@@ -17,7 +18,7 @@ WEIGHTS ?=
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: run test test-fast bench sample clean java lock wheelhouse
+.PHONY: run test test-fast bench bench-driver sample clean java lock wheelhouse
 
 run: $(BIN)/.runtime data/sample/.done java
 	mkdir -p output/local
@@ -107,3 +108,7 @@ clean:
 # Benchmark (prints a table, writes build/bench/results.json): 20 to 35 minutes on 2 cores.
 bench: $(BIN)/.runtime java
 	$(BIN)/python bench/run_benchmark.py
+
+# The driver's part at scale (prints a table, writes build/bench/driver/results.json): about 15 minutes.
+bench-driver: $(BIN)/.runtime java
+	$(BIN)/python bench/driver_steps.py

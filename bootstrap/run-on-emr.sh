@@ -109,9 +109,11 @@ fi
 # images / (executor vCPUs x images_per_second_per_vcpu) + teardown, for every node of the cluster,
 # at the price of bootstrap/emr-cluster.sh's model (EC2, EMR fee, EBS, IPv4). The primary of a
 # cluster with core nodes is on demand (its loss ends the run); with --spot every other node is spot.
+# The driver's heap grows with the images (Spark's file index, docs/scale.md): above its minimum,
+# no single node, and the primary is the smallest type with room for it (driver_heap_*, primary_*).
 # Prints: primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib
 #         worker_vcpus minutes usd_per_hour within, then the estimate's parts in minutes: startup
-#         notebook_fixed featurize teardown
+#         notebook_fixed featurize teardown, then the driver's heap in GiB
 size_cluster() {
   awk -v images="$images" -v max_minutes="$max_minutes" -v spot="$spot" "$PRICE_MODEL_AWK"'
     function consider(primary, primary_market, primary_gib, core, count, core_market, core_gib, worker_vcpus,
@@ -125,20 +127,40 @@ size_cluster() {
         best_cost = cost; best_minutes = minutes; best_within = within
       }
     }
+    function driver_heap_gib(images,    gib) {
+      gib = setting["driver_heap_fixed_gib"] + images * setting["driver_heap_kib_per_image"] / 1048576
+      gib = gib == int(gib) ? gib : int(gib) + 1
+      return gib > setting["driver_heap_min_gib"] ? gib : setting["driver_heap_min_gib"]
+    }
+    function primary_for(heap,    needed, i, type, chosen) {
+      needed = heap + setting["primary_reserved_gib"]
+      if (memory[setting["primary_type"]] >= needed) return setting["primary_type"]
+      for (i = 1; i <= type_count; i++) {
+        type = types[i]
+        if (memory[type] >= needed && (chosen == "" || memory[type] < memory[chosen])) chosen = type
+      }
+      return chosen
+    }
     END {
       split("images_per_second_per_vcpu startup_minutes notebook_fixed_minutes teardown_minutes " \
             "single_node_min_memory_gib primary_type max_core_nodes ebs_gp3_usd_per_gib_month " \
             "public_ipv4_usd_per_hour root_volume_gib data_volume_fixed_gib data_volume_kib_per_image " \
-            "data_volume_max_use", required, " ")
+            "data_volume_max_use driver_heap_min_gib driver_heap_fixed_gib driver_heap_kib_per_image " \
+            "primary_reserved_gib", required, " ")
       for (i in required) if (!(required[i] in setting)) {
         printf "%s: no `setting %s VALUE` line\n", FILENAME, required[i] > "/dev/stderr"; exit 1 }
-      primary = setting["primary_type"]
-      if (!(primary in known)) { printf "%s: primary_type %s has no `instance` line\n", FILENAME, primary > "/dev/stderr"; exit 1 }
+      if (!(setting["primary_type"] in known)) {
+        printf "%s: primary_type %s has no `instance` line\n", FILENAME, setting["primary_type"] > "/dev/stderr"; exit 1 }
+      heap = driver_heap_gib(images)
+      primary = primary_for(heap)
+      if (primary == "") {
+        printf "no instance type in the prices has %d GiB for a driver heap of %d GiB: split the input (docs/scale.md)\n",
+               heap + setting["primary_reserved_gib"], heap > "/dev/stderr"; exit 1 }
       fixed_minutes = setting["startup_minutes"] + setting["notebook_fixed_minutes"] + setting["teardown_minutes"]
       market = spot == "yes" ? "SPOT" : "ON_DEMAND"
       for (i = 1; i <= type_count; i++) {
         type = types[i]
-        if (memory[type] >= setting["single_node_min_memory_gib"])
+        if (memory[type] >= setting["single_node_min_memory_gib"] && heap <= setting["driver_heap_min_gib"])
           consider(type, market, data_volume_gib(images), "-", 0, "-", 0, vcpus[type],
                    node_usd_per_hour(type, market, data_volume_gib(images)))
       }
@@ -149,13 +171,14 @@ size_cluster() {
           consider(primary, "ON_DEMAND", primary_gib, type, count, market, core_gib, count * vcpus[type],
                    node_usd_per_hour(primary, "ON_DEMAND", primary_gib) + count * node_usd_per_hour(type, market, core_gib))
         }
-      printf "%s %.1f %.1f %.1f %.1f\n", best, setting["startup_minutes"], setting["notebook_fixed_minutes"],
-             best_minutes - fixed_minutes, setting["teardown_minutes"]
+      printf "%s %.1f %.1f %.1f %.1f %d\n", best, setting["startup_minutes"], setting["notebook_fixed_minutes"],
+             best_minutes - fixed_minutes, setting["teardown_minutes"], heap
     }' "${price_files[@]}"
 }
 plan="$(size_cluster)" || fail "cannot size the cluster from $prices (see above)"
 read -r primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib worker_vcpus \
-  estimated_minutes usd_per_hour within estimated_startup estimated_fixed estimated_featurize estimated_teardown <<< "$plan"
+  estimated_minutes usd_per_hour within estimated_startup estimated_fixed estimated_featurize estimated_teardown \
+  driver_gib <<< "$plan"
 if [ "$core_count" -eq 0 ]; then
   cluster_text="1 x $primary_type ($primary_market), a single node: YARN runs the executors on it"
 else
@@ -165,6 +188,7 @@ estimated_cost="$(awk -v h="$usd_per_hour" -v m="$estimated_minutes" 'BEGIN { pr
 volumes="gp3 volumes: $(prices_setting "$prices" root_volume_gib) GiB root + $primary_data_gib GiB data per node"
 [ "$core_count" -eq 0 ] || volumes="$volumes on the primary, $core_data_gib GiB data on each core node"
 log "$images images -> $cluster_text; $worker_vcpus executor vCPUs; $volumes"
+log "driver heap ${driver_gib} GiB (the notebook's driver_memory ${driver_gib}g: Spark's listing of $images files)"
 log "estimated ${estimated_minutes} billed minutes x \$$usd_per_hour/h all in (EC2, EMR fee, EBS, public IPv4) = \$$estimated_cost (prices: $prices)"
 [ "$within" = "yes" ] || log "no cluster in $prices finishes within --max-minutes $max_minutes: this is the fastest"
 if [ "$plan_only" = "yes" ]; then
@@ -190,7 +214,7 @@ cell_timeout="$(awk -v m="$estimated_minutes" 'BEGIN { printf "%d", m * 3 * 60 }
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 notebook_step_json "featurize $run_id" TERMINATE_CLUSTER "$project" "$executed" \
-  -p num_partitions "$((3 * worker_vcpus))" ${papermill_args[@]+"${papermill_args[@]}"} \
+  -p num_partitions "$((3 * worker_vcpus))" -p driver_memory "${driver_gib}g" ${papermill_args[@]+"${papermill_args[@]}"} \
   --execution-timeout "$cell_timeout" > "$workdir/steps.json"
 # Lean: Hadoop and Spark only. JupyterHub and Livy would take minutes of start-up and several GiB
 # of the node's memory for a run that uses neither (docs/emr-cost.md, "Where each driver runs").

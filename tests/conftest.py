@@ -68,3 +68,12 @@ def colours_run(ci_run, tmp_path_factory):
                            "input_path", images, "output_path", output, "image_glob", "*.png",
                            "pca_k", 0.95, "num_partitions", 3, "progress_seconds", 0.5)
     return ColoursRun(images, output, process, ci_files_before)
+
+
+@pytest.fixture(scope="session")
+def local_spark():
+    """A small local Spark session for the notebook's Spark functions (two cores, two shuffle partitions)."""
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", 2).getOrCreate())

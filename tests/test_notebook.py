@@ -63,22 +63,16 @@ def test_pca_scores_equal_numpy_pca_of_the_features_up_to_sign(ci_run):
     assert_equal_up_to_sign(scores, expected)
 
 
-def test_pca_is_the_one_spark_ml_pca_fit_finds(ci_run):
+def test_pca_is_the_one_spark_ml_pca_fit_finds(ci_run, local_spark):
     """The notebook builds Spark ML's PCAModel from its own covariance: PCA.fit must agree with it."""
     from pyspark.ml.feature import PCA
     from pyspark.ml.functions import array_to_vector
-    from pyspark.sql import SparkSession
 
     manifest, features = read_output(ci_run)
     x, k = np.stack(features["features"]).astype(np.float64), manifest["pca"]["k"]
-    spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", 1).getOrCreate())
-    try:
-        vectors = spark.createDataFrame([(row.tolist(),) for row in x], "features array<double>")
-        fitted = PCA(k=k, inputCol="v").fit(vectors.select(array_to_vector("features").alias("v")))
-        fitted_variance, components = fitted.explainedVariance.toArray(), fitted.pc.toArray()
-    finally:
-        spark.stop()
+    vectors = local_spark.createDataFrame([(row.tolist(),) for row in x], "features array<double>")
+    fitted = PCA(k=k, inputCol="v").fit(vectors.select(array_to_vector("features").alias("v")))
+    fitted_variance, components = fitted.explainedVariance.toArray(), fitted.pc.toArray()
     np.testing.assert_allclose(manifest["pca"]["explained_variance"], fitted_variance, rtol=1e-6)
     expected, scores = (x - x.mean(axis=0)) @ components, np.stack(features["pca"])
     assert_equal_up_to_sign(scores, expected)

@@ -1,47 +1,12 @@
 """The notebook's own functions, called directly (tools/notebook_code.py runs their definitions from
-the notebook's cells): listing and decoding the files, choosing k, reconciling, the quality check."""
+the notebook's cells): decoding the files, choosing k, reconciling, the quality check. The
+functions that need Spark are in test_spark_steps.py."""
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from support.hostile_tree import BAD_FOLDER, IMAGE_GLOB, ODD_FOLDER
-
-
-@pytest.mark.parametrize("glob, matching, not_matching", [
-    ("*.jpg", ["a.jpg", "fruit #2 & (x) 50%.jpg"], ["a.jpeg", "a.jpg.txt", "ajpg"]),
-    ("*.{jpg,png}", ["a.jpg", "b.png"], ["c.gif", "d.jp"]),
-    ("r_?_100.jpg", ["r_1_100.jpg"], ["r_10_100.jpg"]),
-    ("[ab]*.jpg", ["apple.jpg", "banana.jpg"], ["cherry.jpg"]),
-    ("[!a]*.jpg", ["banana.jpg"], ["apple.jpg"]),
-    ("[^a]*.jpg", ["banana.jpg"], ["apple.jpg"]),
-    (r"\*.jpg", ["*.jpg"], ["a.jpg"]),
-    ("(1)+.jpg", ["(1)+.jpg"], ["1.jpg", "11.jpg"]),  # regex characters are literal in a glob
-])
-def test_glob_regex_matches_file_names_as_the_hadoop_glob_does(notebook, glob, matching, not_matching):
-    pattern = notebook.glob_regex(glob)
-    assert [name for name in matching if not pattern.fullmatch(name)] == []
-    assert [name for name in not_matching if pattern.fullmatch(name)] == []
-
-
-def test_find_images_lists_the_matching_files_skipping_hidden_ones(notebook, hostile_tree):
-    root, outcomes = hostile_tree
-    found = notebook.find_images(str(root), IMAGE_GLOB)
-    assert sorted(found["relative_path"]) == sorted(path for path, outcome in outcomes.items() if outcome != "skipped")
-
-
-def test_find_images_labels_each_file_with_its_folder_name(notebook, hostile_tree):
-    root, _ = hostile_tree
-    found = notebook.find_images(str(root), IMAGE_GLOB)
-    assert list(found["label"]) == [path.split("/")[0] for path in found["relative_path"]]
-
-
-def test_find_images_gives_each_files_size(notebook, hostile_tree):
-    root, _ = hostile_tree
-    found = notebook.find_images(str(root), IMAGE_GLOB)
-    assert list(found["size"]) == [(root / path).stat().st_size for path in found["relative_path"]]
+from support.hostile_tree import BAD_FOLDER, ODD_FOLDER
 
 
 def decoded(notebook, root, path, apply_exif_orientation=False):
@@ -131,57 +96,6 @@ def test_model_input_scales_pixels_to_minus_one_to_one(notebook):
     assert (batch[0] == -1).all() and (batch[1] == 1).all()
 
 
-def write_scores(folder, paths):
-    """A features dataset as step 8 writes it, with the `path` column holding `paths` as Spark writes them."""
-    folder.mkdir()
-    pq.write_table(pa.table({"path": paths, "label": [path.split("/")[-2] for path in paths],
-                             "pca": [[float(i), float(-i)] for i in range(len(paths))]}), folder / "part-0.parquet")
-    return str(folder)
-
-
-def test_pca_table_names_each_image_by_its_path_under_the_input_uri_sorted(notebook, tmp_path):
-    features_path = write_scores(tmp_path / "features", ["s3://bucket/in/Lemon/a.jpg", "s3://bucket/in/Kiwi/a.jpg"])
-    table = notebook.pca_table(features_path, "s3://bucket/in", 2)
-    assert table.to_dict("list") == {"image": ["Kiwi/a.jpg", "Lemon/a.jpg"], "label": ["Kiwi", "Lemon"],
-                                     "pc_1": [1.0, 0.0], "pc_2": [-1.0, 0.0]}
-
-
-def test_pca_table_refuses_a_row_outside_the_input_uri(notebook, tmp_path):
-    features_path = write_scores(tmp_path / "features", ["s3://bucket/other/Kiwi/a.jpg"])
-    with pytest.raises(ValueError, match="s3://bucket/other/Kiwi/a.jpg is not under input_path"):
-        notebook.pca_table(features_path, "s3://bucket/in", 2)
-
-
-FEATURES_SCHEMA = pa.schema([("path", pa.string()), ("label", pa.string()), ("features", pa.list_(pa.float32())),
-                             ("pca", pa.list_(pa.float64()))])
-
-
-def write_features(folder, feature_width, k=2):
-    """A features dataset as step 8 writes it when its first partition holds no image: an empty first
-    part file, then one with two rows of `feature_width` features and `k` scores."""
-    folder.mkdir()
-    pq.write_table(FEATURES_SCHEMA.empty_table(), folder / "part-00000.parquet")
-    rows = {"path": ["file:/in/Kiwi/a.jpg", "file:/in/Kiwi/b.jpg"], "label": ["Kiwi", "Kiwi"],
-            "features": [[0.5] * feature_width] * 2, "pca": [[1.0] * k] * 2}
-    pq.write_table(pa.table(rows, schema=FEATURES_SCHEMA), folder / "part-00001.parquet")
-    return str(folder)
-
-
-def test_validate_features_counts_the_labels_past_an_empty_part_file(notebook, tmp_path):
-    labels, _ = notebook.validate_features(write_features(tmp_path / "features", 1280), 2)
-    assert labels.to_dict() == {"Kiwi": 2}
-
-
-def test_validate_features_refuses_rows_without_1280_features(notebook, tmp_path):
-    with pytest.raises(ValueError, match="features: expected 1280 values in every row"):
-        notebook.validate_features(write_features(tmp_path / "features", 1279), 2)
-
-
-def test_validate_features_refuses_rows_without_k_scores(notebook, tmp_path):
-    with pytest.raises(ValueError, match="pca: expected 3 values in every row"):
-        notebook.validate_features(write_features(tmp_path / "features", 1280), 3)
-
-
 EXPLAINED = np.array([0.5, 0.3, 0.1, 0.1])
 
 
@@ -235,3 +149,29 @@ def test_nearest_neighbour_agreement_counts_each_point_whose_neighbour_has_its_l
     points = np.array([[0.0], [1.0], [10.0], [11.0]])
     labels = np.array(["a", "b", "b", "b"])  # 0 -> 1 (differs), 1 -> 0 (differs), 10 <-> 11 (agree)
     assert notebook.nearest_neighbour_agreement(points, labels)[0] == 0.5
+
+
+class RecordingShell:
+    """What IPython's handler receives as `shell`: records the error it is asked to show."""
+
+    def showtraceback(self, exc_tuple, tb_offset=None):
+        self.shown = exc_tuple[:2]
+
+
+@pytest.mark.parametrize("exit_code, cause", [(3, "out of memory"), (1, "see its log above")])
+def test_once_the_driver_jvm_has_exited_the_error_shown_names_driver_memory(notebook, monkeypatch, exit_code, cause):
+    monkeypatch.setattr(notebook, "driver_exit_code", lambda: exit_code)
+    shell = RecordingShell()
+    notebook.explain_driver_failure(shell, ConnectionRefusedError, ConnectionRefusedError(111), None,
+                                    driver_memory="2g")
+    error_type, error = shell.shown
+    assert error_type is RuntimeError
+    assert f"the Spark driver stopped (JVM exit code {exit_code}: {cause})" in str(error)
+    assert "raise the parameter driver_memory (now '2g'), for example -p driver_memory 8g" in str(error)
+
+
+def test_while_the_driver_runs_a_py4j_error_is_shown_as_it_is(notebook, monkeypatch):
+    monkeypatch.setattr(notebook, "driver_exit_code", lambda: None)
+    shell, error = RecordingShell(), ValueError("a Spark error")
+    notebook.explain_driver_failure(shell, ValueError, error, None, driver_memory="2g")
+    assert shell.shown == (ValueError, error)

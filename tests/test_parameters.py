@@ -79,23 +79,13 @@ def test_output_path_beside_the_input_folder_with_a_name_it_begins_is_accepted(n
     assert notebook.check_parameters({**good_parameters, "output_path": sibling}, notebook.PARAMETER_RULES) is None
 
 
-def test_a_glob_matching_no_file_is_refused(notebook, hostile_tree):
-    root, _ = hostile_tree
-    found = notebook.find_images(str(root), "*.tiff")
+def test_pca_k_above_the_images_found_is_refused(notebook):
     with pytest.raises(notebook.ParameterError) as refused:
-        notebook.check_images_found(found, str(root), "*.tiff", 3)
-    assert "parameter image_glob = '*.tiff' is not accepted: it must be a pattern matching at least one file" \
+        notebook.check_images_found(7, "in", "*.jpg", 8)
+    assert "parameter pca_k = 8 is not accepted: it must be at most the number of images found (7)" \
         in str(refused.value)
-
-
-def test_pca_k_above_the_images_found_is_refused(notebook, hostile_tree):
-    root, _ = hostile_tree
-    found = notebook.find_images(str(root), "*.jpg")
-    with pytest.raises(notebook.ParameterError) as refused:
-        notebook.check_images_found(found, str(root), "*.jpg", len(found) + 1)
-    assert (f"parameter pca_k = {len(found) + 1} is not accepted: it must be at most the number of images found "
-            f"({len(found)})") in str(refused.value)
-    assert notebook.check_images_found(found, str(root), "*.jpg", len(found)) is None
+    assert notebook.check_images_found(7, "in", "*.jpg", 7) is None
+    assert notebook.check_images_found(7, "in", "*.jpg", 0.95) is None
 
 
 @pytest.mark.slow  # Keras builds MobileNetV2

@@ -75,7 +75,7 @@ def test_nearest_neighbour_agreement_is_near_chance_with_labels_independent_of_t
 
 def test_headless_run_logs_featurization_progress(colours_run):
     total = len(COLOURS) * PER_COLOUR
-    assert f"featurized {total}/{total} images in" in colours_run.process.stderr  # papermill --log-output
+    assert f"featurized {total} of {total} files found in" in colours_run.process.stderr  # papermill --log-output
     assert "images/s)" in colours_run.process.stderr
 
 

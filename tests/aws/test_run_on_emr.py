@@ -111,11 +111,12 @@ def test_the_step_runs_run_notebook_with_the_papermill_options_byte_for_byte(spo
     assert script == ('aws s3 cp --only-show-errors "$1/bootstrap/run-notebook.sh" /tmp/run-notebook.sh'
                       ' && exec bash /tmp/run-notebook.sh "$@"')
     assert re.fullmatch(rf"{PROJECT}/runs/\d{{8}}T\d{{6}}Z/featurize.ipynb", executed)
-    # 3 partitions per executor vCPU, then the user's parameters verbatim, then a per-cell time limit.
-    assert papermill[:12] == ["-p", "num_partitions", "24", "-p", "input_path", INPUT,
+    # 3 partitions per executor vCPU, the driver's heap, then the user's parameters verbatim (a user's
+    # driver_memory would come later and win), then a per-cell time limit.
+    assert papermill[:15] == ["-p", "num_partitions", "24", "-p", "driver_memory", "4g", "-p", "input_path", INPUT,
                               "-p", "output_path", f"s3://{BUCKET}/out spot", "-p", "pca_k", "50"]
     # A hung cell ends the step, and the cluster, after three times the run's estimate (18.9 minutes).
-    assert papermill[12:] == ["--execution-timeout", str(int(3 * 18.9 * 60))]
+    assert papermill[15:] == ["--execution-timeout", str(int(3 * 18.9 * 60))]
 
 
 def test_run_on_emr_reports_where_the_outputs_are(spot):

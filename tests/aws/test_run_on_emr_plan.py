@@ -51,13 +51,41 @@ def test_each_core_node_gets_a_data_volume_for_its_share_of_the_images(aws_env):
 
 
 def test_a_large_input_gets_core_nodes_to_finish_within_max_minutes(aws_env):
-    cluster, minutes, _ = plan(aws_env, 10_000_000, "--max-minutes", "60")
+    cluster, minutes, _ = plan(aws_env, 3_000_000, "--max-minutes", "60")
     assert re.fullmatch(r"1 x m5.xlarge \(ON_DEMAND\) \+ \d+ x m5.\w+ \(ON_DEMAND\)", cluster) and minutes <= 60
 
 
 def test_with_spot_core_nodes_go_on_spot_and_the_primary_stays_on_demand(aws_env):
-    cluster, _, _ = plan(aws_env, 10_000_000, "--max-minutes", "60", "--spot")
+    cluster, _, _ = plan(aws_env, 3_000_000, "--max-minutes", "60", "--spot")
     assert cluster.startswith("1 x m5.xlarge (ON_DEMAND) + ") and cluster.endswith("(SPOT)")
+
+
+def plan_log(env, images):
+    """What run-on-emr.sh --plan logs for `images` images."""
+    process = run_script("run-on-emr.sh", PROJECT, "--images", images, "--plan", "--measured", NO_MEASURES,
+                         "-p", "input_path", "s3://plan-bucket/in", "-p", "output_path", "s3://plan-bucket/out", env=env)
+    assert process.returncode == 0, process.stderr
+    return process.stdout + process.stderr
+
+
+@pytest.mark.parametrize("images, heap, primary", [
+    (90_000, 4, "1 x m5.2xlarge (ON_DEMAND), a single node"),  # at the minimum heap, one node is cheapest
+    (3_000_000, 5, "1 x m5.xlarge (ON_DEMAND) + "),  # 2 GiB + 1 KiB per image, rounded up; 5 + 7 <= 16 GiB
+    (10_000_000, 12, "1 x m5.2xlarge (ON_DEMAND) + "),  # 12 + 7 > 16 GiB: the primary grows
+    (30_000_000, 31, "1 x m5.4xlarge (ON_DEMAND) + "),
+])
+def test_the_driver_heap_grows_with_the_images_and_the_primary_with_it(aws_env, images, heap, primary):
+    log = plan_log(aws_env, images)
+    assert f"driver heap {heap} GiB (the notebook's driver_memory {heap}g" in log
+    assert f"{images} images: {primary}" in log
+
+
+def test_an_input_too_large_for_any_primary_is_refused_with_what_to_do(aws_env):
+    process = run_script("run-on-emr.sh", PROJECT, "--images", "100000000", "--plan", "--measured", NO_MEASURES,
+                         "-p", "input_path", "s3://plan-bucket/in", "-p", "output_path", "s3://plan-bucket/out",
+                         env=aws_env)
+    assert process.returncode != 0
+    assert "no instance type in the prices has 105 GiB for a driver heap of 98 GiB: split the input" in process.stderr
 
 
 @pytest.mark.parametrize("arguments, message", [

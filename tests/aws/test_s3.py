@@ -7,12 +7,18 @@ or another S3-compatible store would: AWS_ENDPOINT_URL(_S3) and the credential v
 CLI, boto3 (papermill), and s3fs (weights, parquet read-back, CSV); Spark's own configuration for
 the Hadoop S3A connector that lists and reads the images and writes the parquet. The S3A jars come
 from the test-only requirements-s3a-test.txt; `fs.s3.impl` maps EMR-style s3:// paths to S3A (on EMR,
-EMRFS serves s3://)."""
+EMRFS serves s3://).
+
+The input holds 10,000 objects (the 20 fixture images and 9,980 empty .jpg files): the requests moto
+records prove that the run lists the input prefix once, and the empty files end as rejects."""
 
 import importlib.util
 import json
 import subprocess
 import sys
+import urllib.parse
+from collections import Counter, namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -35,6 +41,7 @@ WEIGHTS = f"s3://{BUCKET}/models/fixture.weights.h5"
 OUTPUT = f"s3://{BUCKET}/features/run-1"
 EXECUTED = f"{PROJECT}/runs/test/featurize.ipynb"
 REGION = "eu-west-1"
+INPUT_OBJECTS = 10_000  # the fixture images and empty .jpg files beside them, in the same label folders
 
 
 def s3a_jars():
@@ -91,24 +98,40 @@ def uploaded_project(moto, s3_endpoint, tmp_path_factory):
                                          timeout=300))
 
 
+def empty_keys(images, count):
+    """`count` keys of empty .jpg files, spread over the fixture images' label folders."""
+    labels = sorted(folder.name for folder in images.iterdir() if folder.is_dir())
+    return [f"{s3_key(INPUT)}/{labels[i % len(labels)]}/empty-{i:05d}.jpg" for i in range(count)]
+
+
+S3Run = namedtuple("S3Run", "client requests empty_files")
+
+
 @pytest.fixture(scope="module")
 def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
-    """The headless run script on the fixture images in S3: params/emr.yaml from S3, overridden with
-    the S3 locations of this test and the small sizes of params/ci.yaml, local[2] instead of YARN."""
+    """The headless run script on the fixture images in S3 beside enough empty .jpg files to make
+    INPUT_OBJECTS objects: params/emr.yaml from S3, overridden with the S3 locations of this test and
+    the small sizes of params/ci.yaml, local[2] instead of YARN. Gives the S3 client, the requests moto
+    received during the run and the number of empty files."""
     images, weights = ci_inputs
     client = s3_client(moto)
-    for image in images.rglob("*.jpg"):
+    image_files = sorted(images.rglob("*.jpg"))
+    for image in image_files:
         client.upload_file(str(image), BUCKET, f"{s3_key(INPUT)}/{image.relative_to(images)}")
+    empty = empty_keys(images, INPUT_OBJECTS - len(image_files))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket=BUCKET, Key=key, Body=b""), empty))
     client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
     overrides = {**{name: value for name, value in CI_PARAMS.items() if name != "spark_master"},
                  "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT}
     papermill_options = [item for name, value in overrides.items() for item in ("-p", name, str(value))]
     home = tmp_path_factory.mktemp("s3-run")  # no project files in the working folder: all from S3
-    expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
-                                   *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
-                                  env={**s3_environment(moto, home), "PYTHON": sys.executable,
-                                       "SPARK_MASTER": CI_PARAMS["spark_master"]}))
-    return client
+    with moto.recording() as requests:
+        expect_success(subprocess.run(["bash", str(REPO / "bootstrap" / "run-notebook.sh"), PROJECT, EXECUTED,
+                                       *papermill_options], cwd=home, capture_output=True, text=True, timeout=900,
+                                      env={**s3_environment(moto, home), "PYTHON": sys.executable,
+                                           "SPARK_MASTER": CI_PARAMS["spark_master"]}))
+    return S3Run(client, requests, len(empty))
 
 
 def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(moto, uploaded_project):
@@ -120,7 +143,7 @@ def test_upload_puts_notebook_params_locks_and_bootstrap_in_s3(moto, uploaded_pr
 
 
 def test_headless_run_writes_the_executed_notebook_with_emr_parameters_to_s3(s3_run):
-    executed = nbformat.reads(s3_run.get_object(Bucket=BUCKET, Key=s3_key(EXECUTED))["Body"].read().decode(), 4)
+    executed = nbformat.reads(s3_run.client.get_object(Bucket=BUCKET, Key=s3_key(EXECUTED))["Body"].read().decode(), 4)
     assert not executed.metadata.papermill.exception
     parameters = executed.metadata.papermill.parameters
     emr_params = yaml.safe_load((REPO / "params" / "emr.yaml").read_text())
@@ -141,12 +164,39 @@ def test_s3_run_meets_the_output_contract_with_paths_relative_to_the_s3_input(s3
 
 
 def test_s3_run_is_committed_by_a_manifest_listing_every_output_on_s3_including_the_report(s3_run):
-    manifest = json.loads(s3_run.get_object(Bucket=BUCKET, Key=f"{s3_key(OUTPUT)}/manifest.json")["Body"].read())
-    images = CI_CLASSES * CI_PER_CLASS
-    assert manifest["counts"] == {"found": images, "featurized": images, "rejected": 0}
-    listed = s3_run.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_key(OUTPUT)}/")["Contents"]
+    manifest = json.loads(s3_run.client.get_object(Bucket=BUCKET, Key=f"{s3_key(OUTPUT)}/manifest.json")["Body"].read())
+    images, empty = CI_CLASSES * CI_PER_CLASS, s3_run.empty_files
+    assert manifest["counts"] == {"found": images + empty, "featurized": images, "rejected": empty}
+    assert manifest["rejects_by_reason"] == {"empty file": empty}
+    listed = s3_run.client.list_objects_v2(Bucket=BUCKET, Prefix=f"{s3_key(OUTPUT)}/")["Contents"]
     on_s3 = sorted(item["Key"][len(s3_key(OUTPUT)) + 1:] for item in listed)
     outputs = set(manifest["outputs"])
     assert outputs <= set(on_s3)
     assert {"pca_features.csv", "report/explained_variance.png", "report/pca_scatter.png"} <= outputs
     assert any(path.startswith("features/part-") for path in outputs)
+
+
+def input_listings(requests):
+    """(prefix, delimiter, continuation token) of each page of the input that the run asked S3 to list,
+    in order: LIST requests under the input prefix, leaving out the existence probes (max-keys 1 or 2)
+    that S3A and s3fs send before they read a path."""
+    pages = []
+    for request in requests:
+        path, _, query = request["url"].partition("?")
+        arguments = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        listing = request["method"] == "GET" and path.rstrip("/").endswith(f"/{BUCKET}") and "prefix" in arguments
+        if listing and arguments["prefix"].startswith(s3_key(INPUT)) and int(arguments.get("max-keys", 1000)) > 2:
+            pages.append((arguments["prefix"], arguments.get("delimiter"),
+                          arguments.get("continuation-token") or arguments.get("marker")))
+    return pages
+
+
+def test_s3_run_lists_the_input_once(s3_run, ci_inputs):
+    images, _ = ci_inputs
+    pages = input_listings(s3_run.requests)
+    assert [page for page, times in Counter(pages).items() if times > 1] == []
+    listed_folders = {prefix.rstrip("/") for prefix, _, _ in pages}
+    label_folders = {f"{s3_key(INPUT)}/{folder.name}" for folder in images.iterdir() if folder.is_dir()}
+    assert label_folders <= listed_folders | {s3_key(INPUT)}
+    objects_per_page = 1000  # S3's most; 10,000 objects take at least 10 pages
+    assert INPUT_OBJECTS // objects_per_page <= len(pages) <= INPUT_OBJECTS // objects_per_page + 2 * len(label_folders) + 2

@@ -96,8 +96,9 @@ class MotoServer:
     @contextmanager
     def recording(self):
         """Yields a list that holds, once the block ends, every request moto received meanwhile:
-        dicts with `target` (X-Amz-Target, such as ElasticMapReduce.RunJobFlow), `region` (of the
-        request's signature) and `body` (parsed JSON, else the raw text)."""
+        dicts with `method`, `url` (path and query), `target` (X-Amz-Target, such as
+        ElasticMapReduce.RunJobFlow), `region` (of the request's signature) and `body` (parsed JSON,
+        else the raw text)."""
         requests = []
         self._post("/moto-api/recorder/reset-recording")
         self._post("/moto-api/recorder/start-recording")
@@ -117,7 +118,8 @@ class MotoServer:
                 except ValueError:
                     pass
                 scope = re.search(r"Credential=[^/]+/\d+/([^/]+)/", entry["headers"].get("Authorization", ""))
-                requests.append({"target": entry["headers"].get("X-Amz-Target", ""),
+                requests.append({"method": entry.get("method"), "url": entry.get("url", ""),
+                                 "target": entry["headers"].get("X-Amz-Target", ""),
                                  "region": scope.group(1) if scope else None, "body": body})
 
     @contextmanager
