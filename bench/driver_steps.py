@@ -3,8 +3,8 @@ notebook by tools/notebook_code.py) on synthetic inputs of 100,000 and 1,000,000
 
 For each size, in a new process with a local Spark (its driver and executors share one JVM), it runs
 the steps whose driver memory could grow with the number of images and prints, per step, the wall
-time, the growth of the Python driver's resident memory (its peak during the step over its size once
-Spark has started) and the JVM heap still in use after the step (after a full GC: what the driver
+time, the growth of the Python driver's resident memory (its peak so far over its size once Spark
+has started and the inputs exist: memory a step takes and keeps shows in the next steps too) and the JVM heap still in use after the step (after a full GC: what the driver
 keeps, such as Spark's file index). Then the figures per million images and their projection to 10
 million. The inputs, made once in build/bench/driver/ and kept:
 
