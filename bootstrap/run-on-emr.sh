@@ -109,8 +109,9 @@ fi
 # images / (executor vCPUs x images_per_second_per_vcpu) + teardown, for every node of the cluster,
 # at the price of bootstrap/emr-cluster.sh's model (EC2, EMR fee, EBS, IPv4). The primary of a
 # cluster with core nodes is on demand (its loss ends the run); with --spot every other node is spot.
-# The driver's heap grows with the images (Spark's file index, docs/scale.md): above its minimum,
-# no single node, and the primary is the smallest type with room for it (driver_heap_*, primary_*).
+# The driver's heap grows with the images (Spark's file index, docs/scale.md): a single node needs
+# the heap above its minimum on top of single_node_min_memory_gib, and the primary of a cluster with
+# core nodes is the smallest type with room for it (driver_heap_*, primary_*).
 # Prints: primary_type primary_market primary_data_gib core_type core_count core_market core_data_gib
 #         worker_vcpus minutes usd_per_hour within, then the estimate's parts in minutes: startup
 #         notebook_fixed featurize teardown, then the driver's heap in GiB
@@ -160,7 +161,7 @@ size_cluster() {
       market = spot == "yes" ? "SPOT" : "ON_DEMAND"
       for (i = 1; i <= type_count; i++) {
         type = types[i]
-        if (memory[type] >= setting["single_node_min_memory_gib"] && heap <= setting["driver_heap_min_gib"])
+        if (memory[type] >= setting["single_node_min_memory_gib"] + heap - setting["driver_heap_min_gib"])
           consider(type, market, data_volume_gib(images), "-", 0, "-", 0, vcpus[type],
                    node_usd_per_hour(type, market, data_volume_gib(images)))
       }

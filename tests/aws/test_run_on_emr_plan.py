@@ -51,13 +51,13 @@ def test_each_core_node_gets_a_data_volume_for_its_share_of_the_images(aws_env):
 
 
 def test_a_large_input_gets_core_nodes_to_finish_within_max_minutes(aws_env):
-    cluster, minutes, _ = plan(aws_env, 3_000_000, "--max-minutes", "60")
-    assert re.fullmatch(r"1 x m5.xlarge \(ON_DEMAND\) \+ \d+ x m5.\w+ \(ON_DEMAND\)", cluster) and minutes <= 60
+    cluster, minutes, _ = plan(aws_env, 10_000_000, "--max-minutes", "60")
+    assert re.fullmatch(r"1 x m5.2xlarge \(ON_DEMAND\) \+ \d+ x m5.\w+ \(ON_DEMAND\)", cluster) and minutes <= 60
 
 
 def test_with_spot_core_nodes_go_on_spot_and_the_primary_stays_on_demand(aws_env):
-    cluster, _, _ = plan(aws_env, 3_000_000, "--max-minutes", "60", "--spot")
-    assert cluster.startswith("1 x m5.xlarge (ON_DEMAND) + ") and cluster.endswith("(SPOT)")
+    cluster, _, _ = plan(aws_env, 10_000_000, "--max-minutes", "60", "--spot")
+    assert cluster.startswith("1 x m5.2xlarge (ON_DEMAND) + ") and cluster.endswith("(SPOT)")
 
 
 def plan_log(env, images):
@@ -70,8 +70,8 @@ def plan_log(env, images):
 
 @pytest.mark.parametrize("images, heap, primary", [
     (90_000, 4, "1 x m5.2xlarge (ON_DEMAND), a single node"),  # at the minimum heap, one node is cheapest
-    (3_000_000, 5, "1 x m5.xlarge (ON_DEMAND) + "),  # 2 GiB + 1 KiB per image, rounded up; 5 + 7 <= 16 GiB
-    (10_000_000, 12, "1 x m5.2xlarge (ON_DEMAND) + "),  # 12 + 7 > 16 GiB: the primary grows
+    (3_000_000, 5, "1 x m5.4xlarge (ON_DEMAND), a single node"),  # 2 GiB + 1 KiB per image, rounded up: 32 + 1 GiB
+    (10_000_000, 12, "1 x m5.2xlarge (ON_DEMAND) + "),  # 12 + 7 > 16 GiB: the primary outgrows the m5.xlarge
     (30_000_000, 31, "1 x m5.4xlarge (ON_DEMAND) + "),
 ])
 def test_the_driver_heap_grows_with_the_images_and_the_primary_with_it(aws_env, images, heap, primary):
