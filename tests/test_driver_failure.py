@@ -12,10 +12,14 @@ EXHAUST_THE_HEAP = "spark._jvm.java.lang.reflect.Array.newInstance(spark._jvm.ja
 
 
 def notebook_exhausting_the_driver(path):
-    """The notebook with EXHAUST_THE_HEAP in a cell right after the one starting Spark, written to `path`."""
+    """The notebook up to the cell starting Spark, without step 3's model (no Keras: it is not needed
+    here), then EXHAUST_THE_HEAP, written to `path`."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     starting = next(i for i, cell in enumerate(notebook.cells) if "spark = start_local_spark(" in cell.source)
-    notebook.cells.insert(starting + 1, nbformat.v4.new_code_cell(EXHAUST_THE_HEAP))
+    model = [i for i, cell in enumerate(notebook.cells) if cell.source.startswith("## 3. Model")][0]
+    output_folder = [i for i, cell in enumerate(notebook.cells) if cell.source.startswith("## 4. ")][0]
+    notebook.cells = (notebook.cells[:model] + notebook.cells[output_folder:starting + 1]
+                      + [nbformat.v4.new_code_cell(EXHAUST_THE_HEAP)])
     nbformat.write(notebook, path)
     return path
 
