@@ -192,48 +192,56 @@ def test_a_label_of_one_image_is_left_out_of_the_probe_and_the_others_are_probed
     assert sizes.loc["lonely"].to_dict() == {"training": 1, "held out": 0, "unused": 0}
 
 
-def probe_and_scikit_learn(notebook, spark, data, k):
-    """(Spark's, scikit-learn's) held-out predictions {path: label} on the notebook's split, at k."""
+LADDER_KS = [2, 5, 12]
+
+
+@pytest.fixture(scope="module")
+def ladder_and_scikit_learn(notebook, spark):
+    """The notebook's ladder on the blobs (fit_ladder: its fits at once, in threads) and, for each k,
+    scikit-learn's held-out (truth, predicted) on the same split: (ladder, confusions, reference)."""
     from pyspark.ml.feature import StringIndexerModel
 
+    data = blobs()
     split = notebook.probe_split(scores_frame(spark, data), INPUT_URI, 0.2, 500, 2).persist()
     labels = sorted(data)
     indexed = StringIndexerModel.from_labels(labels, inputCol="label", outputCol="label_index").transform(split)
-    model = notebook.fit_probe(indexed.where("side = 'training'"), k)
-    spark_predictions = {row.path: labels[int(row.prediction)] for row in
-                         model.transform(indexed.where("side = 'held out'")).select("path", "prediction").collect()}
-    confusion = notebook.held_out_confusion(model, indexed.where("side = 'held out'"), labels)
-
+    ladder, confusions = notebook.fit_ladder(indexed.where("side = 'training'"), indexed.where("side = 'held out'"),
+                                             labels, LADDER_KS, np.full(12, 1 / 12))
     local = split.toPandas()
     split.unpersist()
-    x = np.stack([vector.toArray()[:k] for vector in local["scores"]])
     training, held_out = (local["side"] == "training").to_numpy(), (local["side"] == "held out").to_numpy()
-    # Spark ML's objective: mean log-loss + regParam / 2 * |w|^2 on features scaled by their (sample) standard
-    # deviation, intercepts not penalized (LogisticRegression's scaladoc, Spark 3.5). scikit-learn's:
-    # C * summed log-loss + |w|^2 / 2. They are the same for C = 1 / (n * regParam) on the same scaling.
-    scale = x[training].std(axis=0, ddof=1)
-    reference = LogisticRegression(C=1 / (training.sum() * notebook.PROBE_REG_PARAM), tol=1e-10, max_iter=10_000)
-    reference.fit(x[training] / scale, local["label"][training])
-    sklearn_predictions = dict(zip(local["path"][held_out], reference.predict(x[held_out] / scale)))
-    return spark_predictions, sklearn_predictions, confusion
+    reference = {}
+    for k in LADDER_KS:
+        x = np.stack([vector.toArray()[:k] for vector in local["scores"]])
+        # Spark ML's objective: mean log-loss + regParam / 2 * |w|^2 on features scaled by their (sample)
+        # standard deviation, intercepts not penalized (LogisticRegression's scaladoc, Spark 3.5).
+        # scikit-learn's: C * summed log-loss + |w|^2 / 2. The same for C = 1 / (n * regParam) on that scaling.
+        scale = x[training].std(axis=0, ddof=1)
+        model = LogisticRegression(C=1 / (training.sum() * notebook.PROBE_REG_PARAM), tol=1e-10, max_iter=10_000)
+        model.fit(x[training] / scale, local["label"][training])
+        reference[k] = (local["label"][held_out].tolist(), model.predict(x[held_out] / scale).tolist())
+    return ladder, confusions, reference
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("k", [2, 5, 12])
-def test_held_out_accuracy_equals_scikit_learns_logistic_regression_on_the_same_split(notebook, spark, k):
-    """Tolerance: at most one held-out prediction of 40 may differ (an image on the decision boundary, where
-    L-BFGS stopping at its tolerance can tip it), so the accuracies differ by at most 1/40."""
-    spark_predictions, sklearn_predictions, confusion = probe_and_scikit_learn(notebook, spark, blobs(), k)
-    assert sorted(spark_predictions) == sorted(sklearn_predictions) and len(spark_predictions) == 40
-    differing = [path for path in spark_predictions if spark_predictions[path] != sklearn_predictions[path]]
-    assert len(differing) <= 1, differing
-    truth = [path.split("/")[-2] for path in sklearn_predictions]
-    accuracy, macro_f1 = notebook.probe_scores(confusion)
-    expected = accuracy_score(truth, list(sklearn_predictions.values()))
-    assert abs(accuracy - expected) <= 1 / 40
-    assert 0.3 < expected < 0.95, "the blobs must overlap for the comparison to mean something"
-    if not differing:
-        assert macro_f1 == pytest.approx(f1_score(truth, list(sklearn_predictions.values()), average="macro"))
+@pytest.mark.parametrize("k", LADDER_KS)
+def test_held_out_accuracy_equals_scikit_learns_logistic_regression_on_the_same_split(notebook,
+                                                                                    ladder_and_scikit_learn, k):
+    """Tolerance: at most one held-out image of 40 may be predicted differently (an image on the decision
+    boundary, which L-BFGS stopping at its tolerance can tip): the confusions then differ by one count
+    moved from one cell to another, and the accuracies by at most 1/40."""
+    ladder, confusions, reference = ladder_and_scikit_learn
+    truth, predicted = reference[k]
+    assert len(truth) == 40
+    expected = a_confusion(list(zip(truth, predicted))).set_index(["label", "predicted"])["count"]
+    found = confusions[k].set_index(["label", "predicted"])["count"]
+    assert found.sum() == 40
+    assert found.sub(expected, fill_value=0).abs().sum() <= 2
+    assert abs(ladder.loc[k, "accuracy"] - accuracy_score(truth, predicted)) <= 1 / 40
+    assert 0.3 < accuracy_score(truth, predicted) < 0.95, "the blobs must overlap for the comparison to mean something"
+    assert (ladder.loc[k, "accuracy"], ladder.loc[k, "macro_f1"]) == notebook.probe_scores(confusions[k])
+    if found.sub(expected, fill_value=0).abs().sum() == 0:
+        assert ladder.loc[k, "macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
 
 
 # --- slow: a whole run choosing k by accuracy, with a label of one image ------------------------------------
