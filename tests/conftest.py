@@ -58,15 +58,16 @@ ColoursRun = namedtuple("ColoursRun", "images output process ci_files_before")
 @pytest.fixture(scope="session")
 def colours_run(ci_run, tmp_path_factory):
     """A second run, with parameters given by -p: the flat-colour images (image_glob *.png), pca_k as
-    the variance fraction 0.95, three partitions, progress every 0.5 s, into a sibling of ci_run's
-    folder whose name starts with the same text. Also gives ci_run's files as they were before it."""
+    the variance fraction 0.95, three partitions, progress every 0.5 s, the linear probe off, into a
+    sibling of ci_run's folder whose name starts with the same text. Also gives ci_run's files as they
+    were before it."""
     images = tmp_path_factory.mktemp("colours") / "images"
     write_colour_tree(images)
     ci_files_before = output_snapshot(ci_run)
     output = ci_run.parent / f"{ci_run.name}-b"
     process = run_notebook(tmp_path_factory.mktemp("colours-run") / "executed.ipynb",
                            "input_path", images, "output_path", output, "image_glob", "*.png",
-                           "pca_k", 0.95, "num_partitions", 3, "progress_seconds", 0.5)
+                           "pca_k", 0.95, "num_partitions", 3, "progress_seconds", 0.5, "probe_test_fraction", 0)
     return ColoursRun(images, output, process, ci_files_before)
 
 

@@ -1,6 +1,6 @@
 """The notebook's own functions, called directly (tools/notebook_code.py runs their definitions from
-the notebook's cells): decoding the files, choosing k, reconciling, the quality check. The
-functions that need Spark are in test_spark_steps.py."""
+the notebook's cells): decoding the files, choosing k, reconciling, the error shown when the driver
+stops. The functions that need Spark are in test_spark_steps.py, the linear probe's in test_probe.py."""
 
 import numpy as np
 import pandas as pd
@@ -135,20 +135,6 @@ def test_reconcile_accepts_files_found_equal_to_rows_written_per_label(notebook)
 def test_reconcile_refuses_rows_that_do_not_match_the_files_found(notebook, features, rejects):
     with pytest.raises(ValueError, match="files found and rows written do not reconcile"):
         notebook.reconcile(ACCOUNTING, pd.Series(features, dtype=int), pd.Series(rejects, dtype=int))
-
-
-def test_nearest_neighbour_agreement_is_one_for_separated_labels_and_chance_counts_same_label_pairs(notebook):
-    points = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
-    labels = np.array(["a", "a", "b", "b", "b"])
-    agreement, chance = notebook.nearest_neighbour_agreement(points, labels)
-    assert agreement == 1.0
-    assert chance == pytest.approx((2 * 1 + 3 * 2) / (5 * 4))
-
-
-def test_nearest_neighbour_agreement_counts_each_point_whose_neighbour_has_its_label(notebook):
-    points = np.array([[0.0], [1.0], [10.0], [11.0]])
-    labels = np.array(["a", "b", "b", "b"])  # 0 -> 1 (differs), 1 -> 0 (differs), 10 <-> 11 (agree)
-    assert notebook.nearest_neighbour_agreement(points, labels)[0] == 0.5
 
 
 class RecordingShell:

@@ -50,6 +50,14 @@ BAD_PARAMETERS = [
     ("pca_k", 0, "parameter pca_k = 0 is not accepted: it must be a whole number from 1 to 1280"),
     ("pca_k", 1281, "parameter pca_k = 1281 is not accepted: it must be a whole number from 1 to 1280"),
     ("pca_k", 1.0, "parameter pca_k = 1.0 is not accepted: it must be a whole number from 1 to 1280, or a fraction"),
+    ("pca_k", "accuracy", "parameter pca_k = 'accuracy' is not accepted: it must be a whole number from 1 to 1280, "
+     'or a fraction of variance between 0 and 1, or "accuracy:T" with T from 0 to below 1'),
+    ("pca_k", "accuracy:1", "parameter pca_k = 'accuracy:1' is not accepted"),
+    ("pca_k", "20", "parameter pca_k = '20' is not accepted"),
+    ("probe_test_fraction", 1.0, "parameter probe_test_fraction = 1.0 is not accepted: it must be 0 (no linear probe) "
+     "or a fraction between 0 and 1"),
+    ("probe_test_fraction", False, "parameter probe_test_fraction = False is not accepted"),
+    ("probe_test_fraction", -0.2, "parameter probe_test_fraction = -0.2 is not accepted"),
     ("num_partitions", 0, "parameter num_partitions = 0 is not accepted: it must be a whole number of at least 1"),
     ("num_partitions", True, "parameter num_partitions = True is not accepted: it must be a whole number"),
     ("driver_memory", "4 GB", "parameter driver_memory = '4 GB' is not accepted: it must be a JVM memory size"),
@@ -66,6 +74,22 @@ def test_bad_parameter_is_refused_naming_it(notebook, good_parameters, name, val
 
 def test_a_fraction_of_variance_is_accepted_as_pca_k(notebook, good_parameters):
     assert notebook.check_parameters({**good_parameters, "pca_k": 0.95}, notebook.PARAMETER_RULES) is None
+
+
+@pytest.mark.parametrize("value", ["accuracy:0.01", "accuracy:0"])
+def test_an_accuracy_tolerance_is_accepted_as_pca_k(notebook, good_parameters, value):
+    assert notebook.check_parameters({**good_parameters, "pca_k": value}, notebook.PARAMETER_RULES) is None
+
+
+def test_the_accuracy_form_of_pca_k_is_refused_when_the_probe_is_off(notebook, good_parameters):
+    parameters = {**good_parameters, "pca_k": "accuracy:0.01", "probe_test_fraction": 0}
+    assert "and probe_test_fraction above 0" in refusal(notebook, parameters)
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 0.2, 0.5])
+def test_probe_test_fraction_accepts_0_to_turn_the_probe_off_or_a_fraction(notebook, good_parameters, value):
+    parameters = {**good_parameters, "probe_test_fraction": value}
+    assert notebook.check_parameters(parameters, notebook.PARAMETER_RULES) is None
 
 
 @pytest.mark.parametrize("inside", ["", "/results"])
@@ -86,6 +110,10 @@ def test_pca_k_above_the_images_found_is_refused(notebook):
         in str(refused.value)
     assert notebook.check_images_found(7, "in", "*.jpg", 7) is None
     assert notebook.check_images_found(7, "in", "*.jpg", 0.95) is None
+
+
+def test_the_accuracy_form_of_pca_k_passes_the_check_of_the_images_found(notebook):
+    assert notebook.check_images_found(7, "in", "*.jpg", "accuracy:0.01") is None
 
 
 @pytest.mark.slow  # Keras builds MobileNetV2

@@ -172,6 +172,19 @@ def test_a_run_keeps_the_users_files_in_its_output_folder(hostile):
     assert (output / USER_FILE).read_text() == "the user's own file"
 
 
+def test_one_label_of_images_skips_the_linear_probe_with_a_message(hostile):
+    """Every image of the tree that decodes is in one folder (the other's are all rejects): the probe needs two
+    labels, so it is skipped, the run goes on and says why, and the report still has its curve."""
+    _, _, output = hostile
+    manifest, _ = read_output(output)
+    skipped = "skipped: it needs 2 labels with images on both sides, found 1"
+    assert manifest["probe"]["status"] == skipped
+    assert manifest["probe"]["images"] == {"training": 10, "held out": 2, "unused": 0}  # 12 images: 2.4 held out
+    assert "ladder" not in manifest["probe"]
+    assert f"linear probe {skipped}" in stdout_text(output.parent / "executed.ipynb")
+    assert (output / "report" / "probe_accuracy.png").is_file()
+
+
 # A bug of ours on purpose, for palette images only: the other images of the run convert as usual.
 BROKEN_CONVERSION = """
 working_to_rgb = to_rgb

@@ -1,4 +1,4 @@
-"""The report: variance figures, plots, nearest-neighbour check, progress and the run record."""
+"""The report: variance figures, plots, the linear probe on distinct classes, progress and the run record."""
 
 from datetime import datetime
 
@@ -20,7 +20,7 @@ def numpy_explained_variance(features):
 
 
 def test_plots_are_saved_as_real_pngs(ci_run):
-    for name in ("explained_variance.png", "pca_scatter.png"):
+    for name in ("explained_variance.png", "pca_scatter.png", "probe_accuracy.png"):
         image = Image.open(ci_run / "report" / name)
         assert image.format == "PNG" and image.width >= 400 and image.height >= 300
         pixels = np.asarray(image.convert("RGB"))
@@ -30,7 +30,7 @@ def test_plots_are_saved_as_real_pngs(ci_run):
 def test_plots_show_inline_in_the_python3_kernel(ci_run):
     notebook = nbformat.read(ci_run / "executed.ipynb", as_version=4)
     shown = [cell for cell in notebook.cells if "%matplot plt" in cell.source.splitlines()]
-    assert len(shown) == 2
+    assert len(shown) == 3
     assert all(any("image/png" in output.get("data", {}) for output in cell.outputs) for cell in shown)
 
 
@@ -52,25 +52,12 @@ def test_variance_fraction_picks_the_smallest_k_reaching_it(colours_run):
     assert all(len(scores) == k for scores in features["pca"])
 
 
-def test_nearest_neighbour_agreement_is_high_for_distinct_classes(colours_run):
-    agreement = read_output(colours_run.output)[0]["nearest_neighbour_agreement"]
-    assert agreement["sample"] == len(COLOURS) * PER_COLOUR
-    assert agreement["agreement"] >= 0.9
-
-
-def test_nearest_neighbour_agreement_is_near_chance_with_labels_independent_of_the_images(notebook, colours_run):
-    """The colours run's scores with labels re-drawn so that every label holds as many images of
-    each colour: the labels then say nothing of the images, and the agreement is chance's."""
-    features = read_output(colours_run.output)[1].sort_values("path")
-    colours = features["label"].to_numpy()
-    balanced = np.repeat(list(COLOURS), PER_COLOUR // len(COLOURS))
-    rng = np.random.default_rng(3)
-    labels = np.empty(len(colours), dtype=object)
-    for colour in COLOURS:
-        labels[colours == colour] = rng.permutation(balanced)
-    agreement, chance = notebook.nearest_neighbour_agreement(np.stack(features["pca"]), labels)
-    assert chance == pytest.approx((PER_COLOUR - 1) / (len(COLOURS) * PER_COLOUR - 1))
-    assert abs(agreement - chance) < 0.2
+def test_probe_test_fraction_0_turns_the_linear_probe_off_and_the_report_shows_the_variance(colours_run):
+    probe = read_output(colours_run.output)[0]["probe"]
+    assert probe["status"] == "off: probe_test_fraction = 0"
+    assert probe["images"] == {"training": 0, "held out": 0, "unused": 0} and "ladder" not in probe
+    assert "linear probe off: probe_test_fraction = 0" in colours_run.process.stderr  # papermill --log-output
+    assert (colours_run.output / "report" / "probe_accuracy.png").is_file()
 
 
 def test_headless_run_logs_featurization_progress(colours_run):
@@ -82,7 +69,7 @@ def test_headless_run_logs_featurization_progress(colours_run):
 def test_run_record_has_stage_times_within_the_run_and_the_throughput_of_featurization(ci_run):
     manifest = read_output(ci_run)[0]
     stages = manifest["stage_seconds"]
-    assert {"spark session", "load", "featurize", "pca", "write", "export csv", "report"} <= set(stages)
+    assert {"spark session", "load", "featurize", "pca", "probe", "write", "export csv", "report"} <= set(stages)
     wall = (datetime.fromisoformat(manifest["finished_at"]) - datetime.fromisoformat(manifest["started_at"]))
     assert sum(stages.values()) <= wall.total_seconds() + 1  # the two times are rounded to the second
     throughput = manifest["throughput"]

@@ -131,7 +131,7 @@ def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_ke
 def test_report_plots_come_back_as_png_through_matplot(pyspark_kernel_run):
     notebook = nbformat.read(pyspark_kernel_run.output / "executed.ipynb", as_version=4)
     shown = [cell for cell in notebook.cells if "%matplot plt" in cell.source.splitlines()]
-    assert len(shown) == 2, "the report shows two plots"
+    assert len(shown) == 3, "the report shows three plots"
     for cell in shown:
         images = [output.data["image/png"] for output in cell.outputs if "image/png" in output.get("data", {})]
         assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG_SIGNATURE)
