@@ -281,6 +281,7 @@ def test_a_label_of_one_image_is_named_and_left_out_of_the_probe_of_a_whole_run(
     probe = read_output(output)[0]["probe"]
     assert probe["labels_left_out"] == ["lonely"] and probe["labels"] == len(COLOURS)
     assert probe["images"] == {"training": 6 * len(COLOURS), "held out": 2 * len(COLOURS), "unused": 0}
+    assert "linear probe: labels left out, too few images for both sides: lonely" in stdout_text(executed)
 
 
 @pytest.mark.slow
@@ -288,4 +289,3 @@ def test_the_probe_tells_distinct_flat_colours_apart_on_held_out_images(accuracy
     probe = read_output(accuracy_run[0])[0]["probe"]
     assert probe["chance"] == pytest.approx(1 / len(COLOURS))
     assert max(rung["accuracy"] for rung in probe["ladder"]) >= 0.9
-    assert "linear probe: labels left out, too few images for both sides: lonely" in stdout_text(executed)
