@@ -9,11 +9,24 @@ from collections import namedtuple
 import pytest
 
 from support.colour_tree import write_colour_tree
-from support.helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, generators_digest, output_snapshot,
-                     run_notebook)
+from support.helpers import (CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, expect_nbval_passes, generators_digest, notebook_env,
+                             output_snapshot, prepare_for_nbval, run_notebook)
 from support.hostile_tree import make_hostile_tree
 from notebook_code import notebook_functions
 from sample_images import make_sample
+
+# Fixtures whose run several modules read: their modules share one xdist process (below).
+SHARED_RUNS = {"ci_run", "colours_run"}
+
+
+def pytest_collection_modifyitems(items):
+    """Keep each module's tests in one process of pytest-xdist (pytest.ini: -n 2 --dist loadgroup), so
+    that a module's whole-notebook run is made once, not once per process; the modules that read the
+    session's shared runs go together, as one group."""
+    sharing = {item.module.__name__ for item in items if SHARED_RUNS & set(item.fixturenames)}
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("shared-runs" if module in sharing else module))
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +59,14 @@ def hostile_tree(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ci_run(ci_inputs, tmp_path_factory):
-    """One papermill run of the notebook with params/ci.yaml, into a temporary output folder."""
-    output = tmp_path_factory.mktemp("ci-run")
-    run_notebook(output / "executed.ipynb", "output_path", output)
-    return output
+    """The notebook with params/ci.yaml run cell by cell under nbval in the python3 kernel, which checks
+    the cells whose outputs the notebook keeps: the output folder it wrote, which several modules read."""
+    folder = tmp_path_factory.mktemp("ci-run")
+    expect_nbval_passes(prepare_for_nbval(folder, "python3"), "python3", notebook_env())
+    return folder / "output"
 
 
-ColoursRun = namedtuple("ColoursRun", "images output process ci_files_before")
+ColoursRun = namedtuple("ColoursRun", "images output executed process ci_files_before")
 
 
 @pytest.fixture(scope="session")
@@ -64,11 +78,10 @@ def colours_run(ci_run, tmp_path_factory):
     images = tmp_path_factory.mktemp("colours") / "images"
     write_colour_tree(images)
     ci_files_before = output_snapshot(ci_run)
-    output = ci_run.parent / f"{ci_run.name}-b"
-    process = run_notebook(tmp_path_factory.mktemp("colours-run") / "executed.ipynb",
-                           "input_path", images, "output_path", output, "image_glob", "*.png",
+    output, executed = ci_run.parent / f"{ci_run.name}-b", tmp_path_factory.mktemp("colours-run") / "executed.ipynb"
+    process = run_notebook(executed, "input_path", images, "output_path", output, "image_glob", "*.png",
                            "pca_k", 0.95, "num_partitions", 3, "progress_seconds", 0.5, "probe_test_fraction", 0)
-    return ColoursRun(images, output, process, ci_files_before)
+    return ColoursRun(images, output, executed, process, ci_files_before)
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,8 @@ def test_the_probe_records_a_kernel_and_a_keras_import(tmp_path):
 @pytest.fixture(scope="module")
 def fast_tier(tmp_path_factory):
     """The fast tier (pytest -m "not slow") run with the probe in each of its Python processes."""
-    command = [sys.executable, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider"]
+    # One process (-n 0): the suite around it already keeps both cores busy.
+    command = [sys.executable, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider", "-n", "0"]
     return probed(command, tmp_path_factory.mktemp("fast-tier") / "records", cwd=REPO, timeout=600)
 
 

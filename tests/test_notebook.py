@@ -9,7 +9,7 @@ import pytest
 from support.colour_tree import COLOURS, PER_COLOUR
 from support.contract import assert_output_contract
 from notebook_code import notebook_parameters
-from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, output_snapshot, read_output
+from support.helpers import CI_CLASSES, CI_PARAMS, CI_PER_CLASS, REPO, output_snapshot, read_output
 from sample_images import FRUITS
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,9 @@ def test_ci_run_meets_the_output_contract(ci_run, ci_inputs):
 
 def test_manifest_records_the_value_of_every_parameter_of_step_1(ci_run):
     recorded = read_output(ci_run)[0]["parameters"]
-    assert recorded == {**notebook_parameters(), **CI_PARAMS, "output_path": str(ci_run)}
+    # The nbval run's parameters: params/ci.yaml with its paths made absolute (helpers.prepare_for_nbval).
+    absolute = {name: str(REPO / CI_PARAMS[name]) for name in ("input_path", "weights")}
+    assert recorded == {**notebook_parameters(), **CI_PARAMS, **absolute, "output_path": str(ci_run)}
     assert list(recorded) == list(notebook_parameters())
 
 

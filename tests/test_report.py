@@ -27,8 +27,8 @@ def test_plots_are_saved_as_real_pngs(ci_run):
         assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, f"{name} is nearly blank"
 
 
-def test_plots_show_inline_in_the_python3_kernel(ci_run):
-    notebook = nbformat.read(ci_run / "executed.ipynb", as_version=4)
+def test_plots_show_inline_in_the_python3_kernel(colours_run):
+    notebook = nbformat.read(colours_run.executed, as_version=4)
     shown = [cell for cell in notebook.cells if "%matplot plt" in cell.source.splitlines()]
     assert len(shown) == 3
     assert all(any("image/png" in output.get("data", {}) for output in cell.outputs) for cell in shown)

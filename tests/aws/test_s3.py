@@ -18,7 +18,6 @@ import subprocess
 import sys
 import urllib.parse
 from collections import Counter, namedtuple
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -119,8 +118,7 @@ def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     for image in image_files:
         client.upload_file(str(image), BUCKET, f"{s3_key(INPUT)}/{image.relative_to(images)}")
     empty = empty_keys(images, INPUT_OBJECTS - len(image_files))
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda key: client.put_object(Bucket=BUCKET, Key=key, Body=b""), empty))
+    moto.put_empty_objects(BUCKET, empty)
     client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
     overrides = {**{name: value for name, value in CI_PARAMS.items() if name != "spark_master"},
                  "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT}

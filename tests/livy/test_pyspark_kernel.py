@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from support.helpers import (CI_CLASSES, CI_PER_CLASS, expect_nbval_passes, expect_success, prepare_for_nbval, run_notebook,
-                     run_papermill, stdout_text)
+from support.helpers import (CI_CLASSES, CI_PER_CLASS, expect_nbval_passes, prepare_for_nbval, run_notebook,
+                             stdout_text)
 from livy.conftest import PYSPARK_KERNEL
 
 pytestmark = pytest.mark.slow
@@ -78,16 +78,6 @@ def test_kernel_runs_the_cells_in_one_livy_session_and_deletes_it_at_shutdown(py
     assert set(statements) == {f"/sessions/{session_id}/statements"}
 
 
-def test_a_failing_statement_makes_papermill_fail_and_stops_the_run(ci_inputs, livy_server, pyspark_kernel_env,
-                                                                     tmp_path):
-    executed = tmp_path / "executed.ipynb"
-    process = run_papermill(executed, "output_path", tmp_path / "out", "pca_k", 0, env=pyspark_kernel_env,
-                            kernel=PYSPARK_KERNEL)
-    assert process.returncode != 0
-    assert "parameter pca_k = 0 is not accepted" in process.stderr
-    assert "Spark UI" not in stdout_text(executed), "cells after the failing one ran"
-
-
 def expect_outputs_as_sparkmagic_shows_them(notebook_path):
     """Rewrite the stored outputs of the cells nbval checks into the form sparkmagic's kernel gives the
     same printed text: first the progress bar it displays for every statement (a widget: nbval skips
@@ -111,21 +101,39 @@ def test_notebook_passes_nbval_cell_by_cell_in_the_pyspark_kernel(ci_inputs, pys
     expect_nbval_passes(prepared, PYSPARK_KERNEL, pyspark_kernel_env, "--nbval-sanitize-with", str(sanitize))
 
 
-def test_matplot_shows_the_current_figure_as_a_png_image(livy_server, pyspark_kernel_env, tmp_path):
-    # Livy's way to show a plot: draw with pyplot in the session, then `%matplot plt`.
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0, 1], [1, 0])\n%matplot plt")])
-    source, executed = tmp_path / "plot.ipynb", tmp_path / "plot-executed.ipynb"
+@pytest.fixture(scope="module")
+def plot_then_failure(livy_server, pyspark_kernel_env, tmp_path_factory):
+    """A small notebook run by papermill in the PySpark kernel: a plot shown with `%matplot plt` (Livy's
+    way to show one: draw with pyplot in the session), then a statement that fails, then one that
+    prints. Gives (finished process, executed notebook)."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in [
+        "import matplotlib.pyplot as plt\nplt.figure(figsize=(4, 3), dpi=50)\nplt.plot([0, 1], [1, 0])\n%matplot plt",
+        'raise ValueError("a failing statement, on purpose")',
+        "print('ran after the failing statement')"]])
+    folder = tmp_path_factory.mktemp("plot-then-failure")
+    source, executed = folder / "plot.ipynb", folder / "plot-executed.ipynb"
     nbformat.write(notebook, source)
-    expect_success(subprocess.run([sys.executable, "-m", "papermill", str(source), str(executed), "-k", PYSPARK_KERNEL],
-                                  cwd=tmp_path, env=pyspark_kernel_env, capture_output=True, text=True, timeout=600))
-    images = [output.data["image/png"] for output in nbformat.read(executed, as_version=4).cells[0].outputs
-              if "image/png" in output.get("data", {})]
+    process = subprocess.run([sys.executable, "-m", "papermill", str(source), str(executed), "-k", PYSPARK_KERNEL],
+                             cwd=folder, env=pyspark_kernel_env, capture_output=True, text=True, timeout=600)
+    return process, executed
+
+
+def test_matplot_shows_the_current_figure_as_a_png_image(plot_then_failure):
+    _, executed = plot_then_failure
+    plot_cell = nbformat.read(executed, as_version=4).cells[0]
+    images = [output.data["image/png"] for output in plot_cell.outputs if "image/png" in output.get("data", {})]
     assert len(images) == 1
     png = base64.b64decode(images[0])
     assert png.startswith(PNG_SIGNATURE)
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
     assert (width, height) == (200, 150)
+
+
+def test_a_failing_statement_makes_papermill_fail_and_stops_the_run(plot_then_failure):
+    process, executed = plot_then_failure
+    assert process.returncode != 0
+    assert "ValueError: a failing statement, on purpose" in process.stderr
+    assert "ran after the failing statement" not in stdout_text(executed), "the cell after the failing one ran"
 
 
 def test_report_plots_come_back_as_png_through_matplot(pyspark_kernel_run):
