@@ -120,7 +120,8 @@ def plot_then_failure(livy_server, pyspark_kernel_env, tmp_path_factory):
 
 def test_matplot_shows_the_current_figure_as_a_png_image(plot_then_failure):
     _, executed = plot_then_failure
-    plot_cell = nbformat.read(executed, as_version=4).cells[0]
+    # papermill puts a markdown cell about the failure first: the plot is the first code cell
+    plot_cell = next(cell for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code")
     images = [output.data["image/png"] for output in plot_cell.outputs if "image/png" in output.get("data", {})]
     assert len(images) == 1
     png = base64.b64decode(images[0])

@@ -26,9 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 # moto's recorder writes where this variable says, read once when moto is imported (else into the
-# working folder): set it first. AWS's managed policies (AmazonEMRServicePolicy_v2) exist in moto's
-# IAM only with the second one, so that attaching one is checked against AWS's list.
-os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(Path(tempfile.mkdtemp(prefix="moto-recording-")) / "requests.jsonl"))
+# working folder): set it first, one file per process (pytest-xdist's workers inherit the
+# controller's environment, and two servers recording into one file interleave their lines).
+# AWS's managed policies (AmazonEMRServicePolicy_v2) exist in moto's IAM only with the second one,
+# so that attaching one is checked against AWS's list.
+os.environ["MOTO_RECORDER_FILEPATH"] = str(Path(tempfile.mkdtemp(prefix="moto-recording-")) / "requests.jsonl")
 os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
 
 from moto.emr.models import emr_backends  # noqa: E402
