@@ -19,6 +19,7 @@ from sample_images import make_sample
 SHARED_RUNS = {"ci_run", "colours_run"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the test ids
 def pytest_collection_modifyitems(items):
     """Keep each module's tests in one process of pytest-xdist (pytest.ini: -n 2 --dist loadgroup), so
     that a module's whole-notebook run is made once, not once per process; the modules that read the
