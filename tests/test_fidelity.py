@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageOps
 
-from support.helpers import read_output, run_notebook
+from support.helpers import explained_variance_by_numpy, read_output, run_notebook
 from sample_images import FRUITS, fruit_image
 
 pytestmark = pytest.mark.slow
 
 MOSAIC_SIZES = [(2000, 1500), (1024, 768), (640, 480)]
 EXIF_ORIENTATIONS = (3, 6, 8)  # turned 180 degrees, 90 clockwise, 90 counter-clockwise: what cameras write
+VARIANCE_FRACTION = 0.95  # pca_k of the run: the smallest k keeping 95% of the variance
 
 
 def photo_like_image(rng, size=100):
@@ -88,9 +89,11 @@ def cosine_similarity(expected, actual):
 
 
 @pytest.fixture(scope="module")
-def photos(ci_inputs, tmp_path_factory):
+def photos_run(ci_inputs, tmp_path_factory):
     """Photo-like 100x100 JPEGs, large mosaics of them and JPEGs with an EXIF orientation tag, run through
-    the notebook with its default parameters: (paths, contents, features) of every image."""
+    the notebook with its default preprocessing. The same run checks two report parameters that change
+    no feature (a run spared): pca_k as a variance fraction, and the linear probe turned off.
+    Gives (output folder, finished papermill process)."""
     base = tmp_path_factory.mktemp("fidelity")
     images = base / "images"
     rng = np.random.default_rng(13)
@@ -106,8 +109,15 @@ def photos(ci_inputs, tmp_path_factory):
         exif[ExifTags.Base.Orientation] = orientation
         tile.save(images / "Rotated" / f"orientation_{orientation}.jpg", quality=95, exif=exif)
     output = base / "output"
-    run_notebook(base / "executed.ipynb", "input_path", images, "output_path", output, "pca_k", 2)
-    _, features = read_output(output)
+    process = run_notebook(base / "executed.ipynb", "input_path", images, "output_path", output,
+                           "pca_k", VARIANCE_FRACTION, "probe_test_fraction", 0)
+    return output, process
+
+
+@pytest.fixture(scope="module")
+def photos(photos_run):
+    """(paths, contents, features) of every image of the photos' run."""
+    _, features = read_output(photos_run[0])
     paths = [path[len("file:"):] for path in features["path"]]
     return paths, [open(path, "rb").read() for path in paths], np.stack(features["features"])
 
@@ -149,3 +159,22 @@ def test_photo_like_images_give_features_that_differ(photos):
     unit = features / np.linalg.norm(features, axis=1, keepdims=True)
     similarity = unit @ unit.T
     assert similarity[~np.eye(len(unit), dtype=bool)].max() < 0.995
+
+
+# --- the same run's report: pca_k as a variance fraction, the linear probe off ------------------------
+
+def test_variance_fraction_picks_the_smallest_k_reaching_it(photos_run):
+    manifest, features = read_output(photos_run[0])
+    cumulative = np.cumsum(explained_variance_by_numpy(features))
+    k = manifest["pca"]["k"]
+    assert cumulative[k - 1] >= VARIANCE_FRACTION > (cumulative[k - 2] if k > 1 else 0)
+    assert all(len(scores) == k for scores in features["pca"])
+
+
+def test_probe_test_fraction_0_turns_the_linear_probe_off_and_the_report_shows_the_variance(photos_run):
+    output, process = photos_run
+    probe = read_output(output)[0]["probe"]
+    assert probe["status"] == "off: probe_test_fraction = 0"
+    assert probe["images"] == {"training": 0, "held out": 0, "unused": 0} and "ladder" not in probe
+    assert "linear probe off: probe_test_fraction = 0" in process.stderr  # papermill --log-output
+    assert (output / "report" / "probe_accuracy.png").is_file()

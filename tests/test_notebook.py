@@ -89,14 +89,15 @@ def test_model_is_built_once_per_worker_process_not_per_partition(ci_run):
 def test_parameters_given_with_p_change_the_outputs(colours_run):
     manifest, features = read_output(colours_run.output)
     k = manifest["pca"]["k"]
-    assert manifest["parameters"]["pca_k"] == 0.95
-    assert len(features) == len(COLOURS) * PER_COLOUR and sorted(features["label"].unique()) == sorted(COLOURS)
+    assert manifest["parameters"]["pca_k"] == "accuracy:0.01"
+    assert len(features) == len(COLOURS) * PER_COLOUR + 1
+    assert sorted(features["label"].unique()) == sorted([*COLOURS, "lonely"])
     assert all(len(scores) == k for scores in features["pca"])
     assert len(list((colours_run.output / "features").glob("part-*.parquet"))) == 3
     assert list(pd.read_csv(colours_run.output / "pca_features.csv").columns)[-1] == f"pc_{k}"
 
 
-def test_runs_with_different_output_paths_do_not_touch_each_other(ci_run, colours_run):
-    assert colours_run.output.name.startswith(ci_run.name)
-    assert output_snapshot(ci_run) == colours_run.ci_files_before
-    assert read_output(ci_run)[0]["parameters"]["output_path"] == str(ci_run)
+def test_runs_with_different_output_paths_do_not_touch_each_other(colours_run):
+    assert colours_run.output.name.startswith(colours_run.neighbour.name)
+    assert output_snapshot(colours_run.neighbour) == colours_run.neighbour_files_before
+    assert read_output(colours_run.output)[0]["parameters"]["output_path"] == str(colours_run.output)

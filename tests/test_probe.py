@@ -7,12 +7,11 @@ Spark (two cores) on a few hundred rows of synthetic scores, without the noteboo
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
-from support.colour_tree import COLOURS, write_colour_tree
-from support.helpers import read_output, run_notebook, stdout_text
+from support.colour_tree import COLOURS
+from support.helpers import read_output, stdout_text
 
 INPUT_URI = "file:/data/fruits"
 
@@ -240,25 +239,11 @@ def test_held_out_accuracy_equals_scikit_learns_logistic_regression_on_the_same_
         assert ladder.loc[k, "macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
 
 
-# --- slow: a whole run choosing k by accuracy, with a label of one image ------------------------------------
-
-@pytest.fixture(scope="module")
-def accuracy_run(ci_inputs, tmp_path_factory):
-    """The flat-colour images plus a folder of one image, with pca_k = "accuracy:0.01": (output folder,
-    executed notebook)."""
-    images = tmp_path_factory.mktemp("accuracy") / "images"
-    write_colour_tree(images)
-    (images / "lonely").mkdir()
-    Image.new("RGB", (64, 64), (120, 60, 160)).save(images / "lonely" / "0.png")
-    base = tmp_path_factory.mktemp("accuracy-run")
-    run_notebook(base / "executed.ipynb", "input_path", images, "output_path", base / "output",
-                 "image_glob", "*.png", "pca_k", "accuracy:0.01", "num_partitions", 3)
-    return base / "output", base / "executed.ipynb"
-
+# --- slow: a whole run choosing k by accuracy, with a label of one image (conftest's colours_run) ------------------------------------
 
 @pytest.mark.slow
-def test_the_accuracy_form_picks_the_k_its_curve_says_and_writes_that_many_scores(notebook, accuracy_run):
-    output, _ = accuracy_run
+def test_the_accuracy_form_picks_the_k_its_curve_says_and_writes_that_many_scores(notebook, colours_run):
+    output = colours_run.output
     manifest, features = read_output(output)
     ladder = pd.DataFrame(manifest["probe"]["ladder"]).set_index("k")
     assert list(ladder.index) == [2, 5, 10, 20]  # up to 32, one less than the 33 images
@@ -272,16 +257,15 @@ def test_the_accuracy_form_picks_the_k_its_curve_says_and_writes_that_many_score
 
 
 @pytest.mark.slow
-def test_a_label_of_one_image_is_named_and_left_out_of_the_probe_of_a_whole_run(accuracy_run):
-    output, executed = accuracy_run
-    probe = read_output(output)[0]["probe"]
+def test_a_label_of_one_image_is_named_and_left_out_of_the_probe_of_a_whole_run(colours_run):
+    probe = read_output(colours_run.output)[0]["probe"]
     assert probe["labels_left_out"] == ["lonely"] and probe["labels"] == len(COLOURS)
     assert probe["images"] == {"training": 6 * len(COLOURS), "held out": 2 * len(COLOURS), "unused": 0}
-    assert "linear probe: labels left out, too few images for both sides: lonely" in stdout_text(executed)
+    assert "linear probe: labels left out, too few images for both sides: lonely" in stdout_text(colours_run.executed)
 
 
 @pytest.mark.slow
-def test_the_probe_tells_distinct_flat_colours_apart_on_held_out_images(accuracy_run):
-    probe = read_output(accuracy_run[0])[0]["probe"]
+def test_the_probe_tells_distinct_flat_colours_apart_on_held_out_images(colours_run):
+    probe = read_output(colours_run.output)[0]["probe"]
     assert probe["chance"] == pytest.approx(1 / len(COLOURS))
     assert max(rung["accuracy"] for rung in probe["ladder"]) >= 0.9

@@ -4,7 +4,6 @@ Spark and the report's sample. Nothing here collects a dataset to the driver but
 
 import csv
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq

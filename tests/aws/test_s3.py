@@ -110,7 +110,7 @@ S3Run = namedtuple("S3Run", "client requests empty_files")
 def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     """The headless run script on the fixture images in S3 beside enough empty .jpg files to make
     INPUT_OBJECTS objects: params/emr.yaml from S3, overridden with the S3 locations of this test and
-    the small sizes of params/ci.yaml, local[2] instead of YARN. Gives the S3 client, the requests moto
+    the small sizes of params/ci.yaml, local[2] instead of YARN, the linear probe off. Gives the S3 client, the requests moto
     received during the run and the number of empty files."""
     images, weights = ci_inputs
     client = s3_client(moto)
@@ -120,8 +120,9 @@ def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     empty = empty_keys(images, INPUT_OBJECTS - len(image_files))
     moto.put_empty_objects(BUCKET, empty)
     client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
+    # The linear probe off: it reads nothing from S3 (the python3, PySpark-kernel and standalone runs have it).
     overrides = {**{name: value for name, value in CI_PARAMS.items() if name != "spark_master"},
-                 "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT}
+                 "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT, "probe_test_fraction": 0}
     papermill_options = [item for name, value in overrides.items() for item in ("-p", name, str(value))]
     home = tmp_path_factory.mktemp("s3-run")  # no project files in the working folder: all from S3
     with moto.recording() as requests:

@@ -1,17 +1,21 @@
 """What the tests share that is not a fixture: paths, the papermill and nbval runners, readers of a
 finished run's outputs, and small waits for servers. Fixtures are in conftest.py."""
 
+import fcntl
 import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +34,33 @@ def generators_digest():
     for path in CI_INPUT_GENERATORS:
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@contextmanager
+def locked(lock_file):
+    """Hold an exclusive lock on `lock_file` (made if missing): one process at a time, among the
+    processes of pytest-xdist and any other test run on the same checkout."""
+    Path(lock_file).parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def made_once(tmp_path_factory, name, make):
+    """A folder of this test session, filled by `make(folder)` in the first process that asks for it;
+    the others wait for it and reuse it. pytest-xdist gives each process its own session fixtures and
+    its own temporary folder, under one folder per session."""
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        session = session.parent
+    folder, done = session / name, session / f"{name}.done"
+    with locked(session / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
 
 
 def notebook_env():
@@ -101,6 +132,13 @@ def read_output(output):
     manifest_file = Path(output) / "manifest.json"
     assert manifest_file.is_file(), f"{output} has no manifest.json: the run did not complete"
     return json.loads(manifest_file.read_text()), pd.read_parquet(Path(output) / "features")
+
+
+def explained_variance_by_numpy(features):
+    """The share of the variance of each principal component of the features column, from numpy's SVD."""
+    x = np.stack(features["features"]).astype(np.float64)
+    singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    return singular ** 2 / (singular ** 2).sum()
 
 
 def output_snapshot(output):
