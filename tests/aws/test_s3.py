@@ -120,7 +120,7 @@ def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     empty = empty_keys(images, INPUT_OBJECTS - len(image_files))
     moto.put_empty_objects(BUCKET, empty)
     client.upload_file(str(weights), BUCKET, s3_key(WEIGHTS))
-    # The linear probe off: it reads nothing from S3 (the python3, PySpark-kernel and standalone runs have it).
+    # The linear probe off: it reads nothing from S3 (the python3, PySpark-kernel and colour runs have it).
     overrides = {**{name: value for name, value in CI_PARAMS.items() if name != "spark_master"},
                  "input_path": INPUT, "weights": WEIGHTS, "output_path": OUTPUT, "probe_test_fraction": 0}
     papermill_options = [item for name, value in overrides.items() for item in ("-p", name, str(value))]

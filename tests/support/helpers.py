@@ -49,9 +49,9 @@ def locked(lock_file):
 def made_once(tmp_path_factory, name, make):
     """A folder of this test session, filled by `make(folder)` in the first process that asks for it;
     the others wait for it and reuse it. pytest-xdist gives each process its own session fixtures and
-    its own temporary folder, under one folder per session."""
+    its own temporary folder (popen-gw0, popen-gw1...) under one folder per session."""
     session = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if session.name == f"popen-{os.environ.get('PYTEST_XDIST_WORKER')}":  # not a pytest this one started
         session = session.parent
     folder, done = session / name, session / f"{name}.done"
     with locked(session / f"{name}.lock"):
