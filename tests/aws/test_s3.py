@@ -110,8 +110,8 @@ S3Run = namedtuple("S3Run", "client requests empty_files")
 def s3_run(moto, uploaded_project, ci_inputs, tmp_path_factory):
     """The headless run script on the fixture images in S3 beside enough empty .jpg files to make
     INPUT_OBJECTS objects: params/emr.yaml from S3, overridden with the S3 locations of this test and
-    the small sizes of params/ci.yaml, local[2] instead of YARN, the linear probe off. Gives the S3 client, the requests moto
-    received during the run and the number of empty files."""
+    the small sizes of params/ci.yaml, local[2] instead of YARN, the linear probe off. Gives the S3
+    client, the requests moto received during the run and the number of empty files."""
     images, weights = ci_inputs
     client = s3_client(moto)
     image_files = sorted(images.rglob("*.jpg"))

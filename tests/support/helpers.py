@@ -103,7 +103,9 @@ def prepare_for_nbval(folder, kernel):
 
 
 def expect_nbval_passes(prepared, kernel, env, *nbval_options):
-    """Run nbval cell by cell on the prepared notebook in `kernel`, in its folder; expect it to pass."""
+    """Run nbval cell by cell on the prepared notebook in `kernel`, in its folder; expect it to pass. The
+    options of the outer pytest (PYTEST_ADDOPTS: -n would spread the cells over processes) stay out."""
+    env = {name: value for name, value in env.items() if name != "PYTEST_ADDOPTS"}
     process = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                               "--nbval-kernel-name", kernel, *nbval_options, str(prepared)],
                              cwd=prepared.parent, env=env, capture_output=True, text=True, timeout=900)
