@@ -20,7 +20,7 @@ from sample_images import make_sample
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the test ids
 def pytest_collection_modifyitems(items):
-    """Keep each module's tests in one process of pytest-xdist (pytest.ini: -n 2 --dist loadgroup), so
+    """Keep each module's tests in one process of pytest-xdist (pytest.ini: -n 3 --dist loadgroup), so
     that a module's own whole-notebook run is made once, not once per process. The runs that several
     modules read are made once per session whichever process asks first (support.helpers.made_once)."""
     for item in items:
