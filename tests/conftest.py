@@ -34,7 +34,7 @@ def start_order(module, slow_modules):
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks into the test ids
 def pytest_collection_modifyitems(items):
-    """Keep each module's tests in one process of pytest-xdist (pytest.ini: -n 3 --dist loadgroup), so
+    """Keep each module's tests in one process of pytest-xdist (pytest.ini: --dist loadgroup), so
     that a module's own whole-notebook run is made once, not once per process, and start the modules
     in start_order (pytest.ini's --no-loadscope-reorder keeps it; xdist's default starts the modules
     with the most tests first). The runs that several modules read are made once per session
